@@ -1,0 +1,56 @@
+# Dziennik: every set-up step lives here, so a fresh machine needs only `make run` or `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PROTOS := $(shell find protos -name '*.proto')
+GEN_STAMP := gen/.generated
+
+.PHONY: run test test-unit test-integration test-e2e protos venv migrate clean
+
+venv: $(STAMP)
+
+# The .pth file puts the repository and the generated code on the venv's path, so every
+# process (services, gateway, tests) imports `platform_kit`, `services.*` and `dziennik.*`.
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(BIN)/python -c "import site, pathlib; pathlib.Path(site.getsitepackages()[0], 'dziennik.pth').write_text('$(CURDIR)\n$(CURDIR)/gen\n')"
+	touch $@
+
+# Python code for every proto (messages, gRPC stubs and .pyi stubs) under gen/, never edited by hand.
+protos: $(GEN_STAMP)
+
+$(GEN_STAMP): $(STAMP) $(PROTOS)
+	rm -rf gen && mkdir -p gen
+	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=gen --pyi_out=gen --grpc_python_out=gen $(PROTOS)
+	touch $@
+
+migrate: protos
+	for s in identity gradebook attendance messaging billing notify; do $(BIN)/python -m services.$$s migrate || exit 1; done
+
+# Starts RabbitMQ if needed, migrates, then every process from the Procfile (demo data included).
+# Demo superadmin unless the environment names another one.
+export DZIENNIK_ADMIN_LOGIN ?= admin
+export DZIENNIK_ADMIN_PASSWORD ?= Dziennik-admin-2026
+
+run: protos
+	tools/ensure-rabbitmq
+	$(MAKE) --no-print-directory migrate
+	$(BIN)/honcho start -f Procfile
+
+test: protos
+	$(BIN)/python -m pytest
+
+test-unit: protos
+	$(BIN)/python -m pytest tests/unit
+
+test-integration: protos
+	$(BIN)/python -m pytest tests/integration
+
+test-e2e: protos
+	$(BIN)/python -m pytest tests/e2e
+
+clean:
+	rm -rf gen $(VENV) var

@@ -1,0 +1,1 @@
+"""REST resources of /api/v1, one blueprint per resource (see ../../shared/API.md)."""

@@ -1,0 +1,61 @@
+"""gRPC stubs for the services behind the gateway, created lazily in each worker process (gRPC
+channels must not cross a fork), and the caller's token forwarded to them."""
+from __future__ import annotations
+
+import threading
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from dziennik.gradebook.v1 import gradebook_pb2_grpc
+from dziennik.identity.v1 import identity_pb2_grpc
+from platform_kit.auth import TokenVerifier
+from platform_kit.config import DEFAULT_GRPC_PORTS, CommonSettings
+from platform_kit.grpc_client import open_channel
+from platform_kit.grpc_server import READINESS
+
+SERVICES = tuple(DEFAULT_GRPC_PORTS)
+
+
+class Backends:
+    def __init__(self, settings: CommonSettings) -> None:
+        self.settings = settings
+        self._channels: dict[str, grpc.Channel] = {}
+        self._lock = threading.Lock()
+        self.verifier = TokenVerifier(self._jwks)
+
+    def channel(self, service: str) -> grpc.Channel:
+        channel = self._channels.get(service)
+        if channel is None:
+            with self._lock:
+                channel = self._channels.get(service)
+                if channel is None:
+                    channel = self._channels[service] = open_channel(
+                        self.settings.grpc_target(service), deadline_seconds=self.settings.grpc_deadline_seconds
+                    )
+        return channel
+
+    @property
+    def identity(self) -> identity_pb2_grpc.IdentityServiceStub:
+        return identity_pb2_grpc.IdentityServiceStub(self.channel("identity"))
+
+    @property
+    def gradebook(self) -> gradebook_pb2_grpc.GradebookServiceStub:
+        return gradebook_pb2_grpc.GradebookServiceStub(self.channel("gradebook"))
+
+    def _jwks(self) -> str:
+        from dziennik.identity.v1 import identity_pb2
+
+        return self.identity.GetJwks(identity_pb2.GetJwksRequest()).jwks_json
+
+    def readiness(self, timeout: float) -> dict[str, bool]:
+        """Each backend's readiness as its health service reports it."""
+        result = {}
+        for service in SERVICES:
+            stub = health_pb2_grpc.HealthStub(self.channel(service))
+            try:
+                answer = stub.Check(health_pb2.HealthCheckRequest(service=READINESS), timeout=timeout)
+                result[service] = answer.status == health_pb2.HealthCheckResponse.SERVING
+            except grpc.RpcError:
+                result[service] = False
+        return result

@@ -1,0 +1,14 @@
+"""The gateway's configuration (names in ARCHITECTURE.md)."""
+from __future__ import annotations
+
+from pydantic import Field
+
+from platform_kit.config import CommonSettings
+
+
+class GatewaySettings(CommonSettings):
+    port: int = Field(8080, ge=1, le=65535, validation_alias="GATEWAY_PORT")
+    workers: int = Field(2, ge=1, le=64, validation_alias="GATEWAY_WORKERS")
+    threads: int = Field(8, ge=1, le=256, validation_alias="GATEWAY_THREADS")
+    public_url: str = Field("http://localhost:8080", validation_alias="DZIENNIK_PUBLIC_URL", pattern=r"^https?://")
+    readiness_timeout_seconds: float = Field(1.0, gt=0, le=10, validation_alias="GATEWAY_READINESS_TIMEOUT")

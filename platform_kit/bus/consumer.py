@@ -1,0 +1,213 @@
+"""Event consumers: one durable queue each, an inbox for duplicates, ack only after commit.
+
+A handler runs inside a database transaction together with the inbox row for its event, so a
+redelivered event (the broker resends what was never acked) finds the inbox row and changes
+nothing. A failing handler is retried through delay queues a bounded number of times, then the
+message is rejected into the dead-letter queue while the consumer goes on with other messages.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import grpc
+import pika
+from google.protobuf.message import DecodeError
+from sqlalchemy import exists, insert, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from platform_kit.bus.amqp import connect, declare_consumer_queues, retry_queue_name
+from platform_kit.bus.events import Event, EventType
+from platform_kit.bus.tables import INBOX_TABLE as inbox
+from platform_kit.context import reset_correlation_id, set_correlation_id
+from platform_kit.db import Database
+from platform_kit.errors import Unavailable
+from platform_kit.metrics import EVENTS_CONSUMED
+
+log = logging.getLogger(__name__)
+
+ATTEMPT_HEADER = "x-dziennik-attempt"
+DEFAULT_RETRY_DELAYS_MS = (1_000, 10_000, 60_000)
+
+Handler = Callable[[Session, Event], None]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    event_type: EventType
+    handle: Handler
+
+
+def is_transient(exc: BaseException) -> bool:
+    """An outage of something we depend on, not a fault of this message: retry without counting."""
+    if isinstance(exc, (Unavailable, OperationalError)):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, grpc.RpcError) and exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return True
+    return False
+
+
+class Consumer:
+    def __init__(
+        self,
+        queue: str,
+        database: Database,
+        amqp_url: str,
+        subscriptions: list[Subscription],
+        *,
+        retry_delays_ms: tuple[int, ...] = DEFAULT_RETRY_DELAYS_MS,
+        prefetch: int = 20,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.queue = queue
+        self.database = database
+        self.amqp_url = amqp_url
+        self.subscriptions = {s.event_type.routing_key: s for s in subscriptions}
+        self.retry_delays_ms = list(retry_delays_ms)
+        self.prefetch = prefetch
+        self.after_commit = after_commit
+        self._channel = None
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, *, max_backoff: float = 5.0) -> None:
+        """Consume until `stop` is set, reconnecting with back-off while the broker is away."""
+        backoff = 0.2
+        while not stop.is_set():
+            connection = None
+            try:
+                connection = connect(self.amqp_url, f"consumer-{self.queue}")
+                channel = connection.channel()
+                channel.confirm_delivery()  # retry copies are confirmed before the original is acked
+                declare_consumer_queues(channel, self.queue, list(self.subscriptions), self.retry_delays_ms)
+                channel.basic_qos(prefetch_count=self.prefetch)
+                channel.basic_consume(self.queue, self._on_message)
+                self._channel = channel
+                log.info("consuming %s", self.queue)
+                backoff = 0.2
+                while not stop.is_set():
+                    connection.process_data_events(time_limit=0.2)
+            except pika.exceptions.AMQPError as exc:
+                log.warning("consumer %s lost the broker, reconnecting in %.1fs: %r", self.queue, backoff, exc)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, max_backoff)
+            finally:
+                self._channel = None
+                if connection is not None and connection.is_open:
+                    try:
+                        connection.close()
+                    except pika.exceptions.AMQPError:
+                        pass
+
+    # -- one message -----------------------------------------------------------------------
+
+    def _on_message(self, channel, method, properties, body: bytes) -> None:
+        headers = dict(properties.headers or {})
+        token = set_correlation_id(headers.get("correlation_id") or properties.correlation_id)
+        try:
+            outcome = self._process(properties, headers, body)
+            if outcome in ("handled", "duplicate"):
+                self._ack(channel, method.delivery_tag)
+            elif outcome in ("retried", "waiting"):
+                self._retry(channel, method, properties, headers, body, count_attempt=outcome == "retried")
+            else:
+                self._dead_letter(channel, method.delivery_tag)
+            EVENTS_CONSUMED.labels(self.queue, properties.type or "", outcome).inc()
+        finally:
+            reset_correlation_id(token)
+
+    def _process(self, properties, headers: dict, body: bytes) -> str:
+        subscription = self.subscriptions.get(properties.type or "")
+        if subscription is None or not properties.message_id:
+            log.error("message without a known type or id on %s: type=%r", self.queue, properties.type)
+            return "dead_lettered"
+        try:
+            message = subscription.event_type.message_class.FromString(body)
+        except DecodeError:
+            log.error("undecodable %s %s on %s", properties.type, properties.message_id, self.queue)
+            return "dead_lettered"
+        event = Event(
+            event_id=properties.message_id,
+            type=properties.type,
+            message=message,
+            occurred_at=datetime.fromtimestamp(properties.timestamp, timezone.utc) if properties.timestamp else None,
+            school_id=headers.get("school_id"),
+            subject=headers.get("subject"),
+            correlation_id=headers.get("correlation_id"),
+            headers=headers,
+        )
+        try:
+            handled = self.handle(subscription, event)
+        except Exception as exc:
+            attempt = int(headers.get(ATTEMPT_HEADER, 0))
+            transient = is_transient(exc)
+            log.warning(
+                "handler failed for %s %s (attempt %d, transient=%s): %r",
+                event.type, event.event_id, attempt + 1, transient, exc,
+                exc_info=not transient,
+            )
+            if transient:
+                return "waiting"
+            if attempt < len(self.retry_delays_ms):
+                return "retried"
+            return "dead_lettered"
+        if handled and self.after_commit is not None:
+            self.after_commit()
+        return "handled" if handled else "duplicate"
+
+    def handle(self, subscription: Subscription, event: Event) -> bool:
+        """Run the handler and record the event in the inbox, in one transaction.
+        Returns False when the inbox shows the event was handled before."""
+        try:
+            with self.database.transaction() as session:
+                seen = session.execute(
+                    select(exists().where(inbox.c.consumer == self.queue, inbox.c.event_id == event.event_id))
+                ).scalar()
+                if seen:
+                    return False
+                session.execute(
+                    insert(inbox).values(
+                        consumer=self.queue, event_id=event.event_id, routing_key=event.type, processed_at=datetime.now(timezone.utc)
+                    )
+                )
+                subscription.handle(session, event)
+            return True
+        except IntegrityError:
+            if self._in_inbox(event.event_id):  # a parallel delivery of the same event won the race
+                return False
+            raise
+
+    def _in_inbox(self, event_id: str) -> bool:
+        with self.database.transaction() as session:
+            return bool(session.execute(select(exists().where(inbox.c.consumer == self.queue, inbox.c.event_id == event_id))).scalar())
+
+    # -- broker actions (separate methods so fault tests can interrupt them) ------------------
+
+    def _ack(self, channel, delivery_tag: int) -> None:
+        channel.basic_ack(delivery_tag)
+
+    def _dead_letter(self, channel, delivery_tag: int) -> None:
+        log.error("dead-lettering a message on %s", self.queue)
+        channel.basic_reject(delivery_tag, requeue=False)
+
+    def _retry(self, channel, method, properties, headers: dict, body: bytes, *, count_attempt: bool) -> None:
+        """Park a copy in a delay queue (confirmed), then ack the original. An outage of a
+        dependency waits in the first delay queue without using up the message's attempts."""
+        attempt = int(headers.get(ATTEMPT_HEADER, 0))
+        if not self.retry_delays_ms:
+            time.sleep(1)
+            channel.basic_nack(method.delivery_tag, requeue=True)
+            return
+        delay_queue = retry_queue_name(self.queue, attempt if count_attempt else 0)
+        if count_attempt:
+            headers[ATTEMPT_HEADER] = attempt + 1
+        properties.headers = headers
+        channel.basic_publish("", delay_queue, body, properties=properties)
+        channel.basic_ack(method.delivery_tag)

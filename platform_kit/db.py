@@ -1,0 +1,73 @@
+"""SQLAlchemy 2 engines and sessions, one database per service.
+
+A service's database is `<SERVICE>_DATABASE_URL` (PostgreSQL in production) or, by default, a
+SQLite file `<DZIENNIK_VAR_DIR>/<service>.db`.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def database_url(service: str, configured: str | None, var_dir: Path) -> str:
+    if configured:
+        for prefix in ("postgresql://", "postgres://"):
+            if configured.startswith(prefix):  # psycopg 3 is the driver we ship
+                return "postgresql+psycopg://" + configured[len(prefix):]
+        return configured
+    var_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(var_dir / f'{service}.db').resolve()}"
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):  # several processes share the file
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        pool_timeout=5,
+        # A cut connection must fail fast instead of hanging a request.
+        connect_args={"connect_timeout": 5, "options": "-c statement_timeout=15000"},
+    )
+
+
+class Database:
+    """One service's database: an engine and a way to run a unit of work."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose work commits when the block ends and rolls back if it raises."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def ping(self) -> None:
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()

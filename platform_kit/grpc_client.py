@@ -1,0 +1,45 @@
+"""gRPC channels for calling other services: every call gets a deadline and the correlation id."""
+from __future__ import annotations
+
+import collections
+
+import grpc
+
+from platform_kit.context import CORRELATION_HEADER, correlation_id
+
+
+class _CallDetails(
+    collections.namedtuple("_CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")),
+    grpc.ClientCallDetails,
+):
+    pass
+
+
+class _CallDefaults(grpc.UnaryUnaryClientInterceptor):
+    def __init__(self, deadline_seconds: float) -> None:
+        self.deadline_seconds = deadline_seconds
+
+    def intercept_unary_unary(self, continuation, details, request):
+        metadata = list(details.metadata or ())
+        current = correlation_id()
+        if current and not any(key == CORRELATION_HEADER for key, _ in metadata):
+            metadata.append((CORRELATION_HEADER, current))
+        timeout = details.timeout if details.timeout is not None else self.deadline_seconds
+        return continuation(
+            _CallDetails(details.method, timeout, metadata, details.credentials, details.wait_for_ready, details.compression),
+            request,
+        )
+
+
+def open_channel(target: str, *, deadline_seconds: float = 5.0) -> grpc.Channel:
+    """A channel to `target` whose calls always carry a deadline (`deadline_seconds` unless the
+    caller sets a shorter or longer `timeout=`) and the current correlation id."""
+    channel = grpc.insecure_channel(
+        target,
+        options=[
+            ("grpc.keepalive_time_ms", 30_000),
+            ("grpc.keepalive_timeout_ms", 5_000),
+            ("grpc.enable_retries", 1),
+        ],
+    )
+    return grpc.intercept_channel(channel, _CallDefaults(deadline_seconds))

@@ -1,0 +1,161 @@
+"""How a service process is put together and started.
+
+A service module describes itself with a `ServiceDefinition`; `main()` gives it the command line
+every service shares:
+
+    python -m services.<name> migrate     # run its Alembic migrations to head
+    python -m services.<name> serve       # gRPC server (migrates first unless <SERVICE>_MIGRATE_ON_START=false)
+    python -m services.<name> relay       # outbox relay
+    python -m services.<name> consume     # its event consumers
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from platform_kit.auth import TokenVerifier
+from platform_kit.bus.amqp import Publisher, connect
+from platform_kit.bus.consumer import Consumer
+from platform_kit.bus.relay import OutboxRelay
+from platform_kit.config import ConfigError, ServiceSettings, load_settings
+from platform_kit.db import Database, database_url
+from platform_kit.grpc_client import open_channel
+from platform_kit.grpc_server import ReadinessProbe, Registration, create_server
+from platform_kit.logs import configure_logging
+from platform_kit.metrics import start_metrics_server
+from platform_kit.migrations import upgrade
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """What a running service holds: settings, its database, channels to other services and the
+    token verifier. Built once per process; tests build one against their own database."""
+
+    def __init__(self, name: str, settings: ServiceSettings, *, jwks_source: Callable[["Runtime"], str] | None = None) -> None:
+        self.name = name
+        self.settings = settings
+        self.database = Database(database_url(name, settings.database_url, settings.var_dir))
+        self._channels: dict[str, object] = {}
+        self._jwks_source = jwks_source
+
+    def channel(self, service: str):
+        if service not in self._channels:
+            self._channels[service] = open_channel(
+                self.settings.grpc_target(service), deadline_seconds=self.settings.grpc_deadline_seconds
+            )
+        return self._channels[service]
+
+    @cached_property
+    def verifier(self) -> TokenVerifier:
+        source = self._jwks_source or _jwks_from_identity
+        return TokenVerifier(lambda: source(self))
+
+    def check_database(self) -> None:
+        self.database.ping()
+
+    def check_broker(self) -> None:
+        connect(self.settings.amqp_url, f"{self.name}-readiness").close()
+
+
+def _jwks_from_identity(runtime: Runtime) -> str:
+    from dziennik.identity.v1 import identity_pb2, identity_pb2_grpc
+
+    stub = identity_pb2_grpc.IdentityServiceStub(runtime.channel("identity"))
+    return stub.GetJwks(identity_pb2.GetJwksRequest()).jwks_json
+
+
+@dataclass
+class ServiceDefinition:
+    name: str
+    settings_class: type[ServiceSettings]
+    migrations: Path
+    grpc: Callable[[Runtime], list[Registration]]
+    consumers: Callable[[Runtime], list[Consumer]] = lambda runtime: []
+    on_start: Callable[[Runtime], None] | None = None  # after migrations, before serving
+    jwks_source: Callable[[Runtime], str] | None = None  # identity answers from its own keys
+    background: list[Callable[[Runtime, threading.Event], None]] = field(default_factory=list)  # run beside consumers
+
+    def runtime(self, **overrides) -> Runtime:
+        return Runtime(self.name, load_settings(self.settings_class, **overrides), jwks_source=self.jwks_source)
+
+
+def _stop_event() -> threading.Event:
+    stop = threading.Event()
+
+    def _handle(signum, _frame):
+        log.info("received signal %s, stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _handle)
+    signal.signal(signal.SIGINT, _handle)
+    return stop
+
+
+def serve(definition: ServiceDefinition, runtime: Runtime, stop: threading.Event) -> None:
+    settings = runtime.settings
+    if settings.migrate_on_start:
+        upgrade(runtime.database, definition.migrations)
+    if definition.on_start is not None:
+        definition.on_start(runtime)
+    registrations = definition.grpc(runtime)
+    server, port, health_servicer = create_server(
+        f"[::]:{settings.grpc_port}",
+        registrations,
+        verifier=runtime.verifier,
+        service_token=settings.service_token,
+        max_workers=settings.grpc_workers,
+    )
+    server.start()
+    log.info("%s answers gRPC on port %d", definition.name, port)
+    probe = ReadinessProbe(health_servicer, [r.full_name for r in registrations], [runtime.check_database, runtime.check_broker])
+    threading.Thread(target=probe.run, args=(stop,), daemon=True, name="readiness").start()
+    stop.wait()
+    # Tell load balancers first, then finish what is in flight.
+    health_servicer.enter_graceful_shutdown()
+    server.stop(settings.stop_grace_seconds).wait()
+    log.info("%s stopped", definition.name)
+
+
+def relay(definition: ServiceDefinition, runtime: Runtime, stop: threading.Event) -> None:
+    OutboxRelay(runtime.database, Publisher(runtime.settings.amqp_url, app_id=definition.name)).run(stop)
+
+
+def consume(definition: ServiceDefinition, runtime: Runtime, stop: threading.Event) -> None:
+    workers = [threading.Thread(target=c.run, args=(stop,), name=c.queue) for c in definition.consumers(runtime)]
+    workers += [threading.Thread(target=task, args=(runtime, stop), name=task.__name__) for task in definition.background]
+    if not workers:
+        log.info("%s has no consumers", definition.name)
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+
+COMMANDS = {"serve": serve, "relay": relay, "consume": consume}
+
+
+def main(definition: ServiceDefinition, argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=f"python -m services.{definition.name}")
+    parser.add_argument("command", choices=["migrate", *COMMANDS])
+    args = parser.parse_args(argv)
+    try:
+        runtime = definition.runtime()
+    except ConfigError as exc:
+        print(f"{definition.name}: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(f"{definition.name}-{args.command}", runtime.settings.log_level)
+    if args.command == "migrate":
+        upgrade(runtime.database, definition.migrations)
+        log.info("%s database migrated", definition.name)
+        return 0
+    start_metrics_server(runtime.settings.metrics_port)
+    COMMANDS[args.command](definition, runtime, _stop_event())
+    return 0

@@ -1,0 +1,1 @@
+"""Attendance: timetable and lessons, attendance marks, excuses (domain arrives with its issue)."""

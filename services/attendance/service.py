@@ -1,0 +1,27 @@
+"""Attendance as a process: it migrates its database and answers health; RPCs arrive with its issue."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from dziennik.attendance.v1 import attendance_pb2_grpc
+from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
+from platform_kit.grpc_server import Registration
+from platform_kit.service import Runtime, ServiceDefinition
+
+
+class AttendanceSettings(ServiceSettings):
+    model_config = service_config("attendance")
+    grpc_port: int = DEFAULT_GRPC_PORTS["attendance"]
+
+
+def grpc_services(runtime: Runtime) -> list[Registration]:
+    servicer = attendance_pb2_grpc.AttendanceServiceServicer()
+    return [Registration(attendance_pb2_grpc.add_AttendanceServiceServicer_to_server, servicer, "dziennik.attendance.v1.AttendanceService")]
+
+
+DEFINITION = ServiceDefinition(
+    name="attendance",
+    settings_class=AttendanceSettings,
+    migrations=Path(__file__).parent / "migrations",
+    grpc=grpc_services,
+)

@@ -1,0 +1,1 @@
+"""Billing: products, orders, payments by PayU, cash, transfer and slip (domain arrives with its issue)."""

@@ -1,0 +1,1 @@
+"""Gradebook: subjects, grades and (in later issues) categories, averages and term grades."""

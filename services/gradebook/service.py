@@ -1,0 +1,30 @@
+"""Gradebook as a process: settings, wiring and the command line (see platform_kit.service)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from dziennik.gradebook.v1 import gradebook_pb2_grpc
+from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
+from platform_kit.grpc_server import Registration
+from platform_kit.service import Runtime, ServiceDefinition
+from services.gradebook.grpc_api import GradebookServicer, IdentityStudents
+from services.gradebook.use_cases import Gradebook
+
+
+class GradebookSettings(ServiceSettings):
+    model_config = service_config("gradebook")
+    grpc_port: int = DEFAULT_GRPC_PORTS["gradebook"]
+
+
+def grpc_services(runtime: Runtime) -> list[Registration]:
+    students = IdentityStudents(runtime.channel("identity"), runtime.settings.service_token)
+    servicer = GradebookServicer(Gradebook(runtime.database, students))
+    return [Registration(gradebook_pb2_grpc.add_GradebookServiceServicer_to_server, servicer, "dziennik.gradebook.v1.GradebookService")]
+
+
+DEFINITION = ServiceDefinition(
+    name="gradebook",
+    settings_class=GradebookSettings,
+    migrations=Path(__file__).parent / "migrations",
+    grpc=grpc_services,
+)

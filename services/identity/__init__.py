@@ -1,0 +1,1 @@
+"""Identity: schools, people and roles, credentials, tokens, parent–child links."""

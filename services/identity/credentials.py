@@ -1,0 +1,92 @@
+"""Passwords (argon2id with OWASP parameters), one-time codes and access-token signing."""
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from platform_kit.auth import ACCESS_TOKEN_TYPE, AUDIENCE, ISSUER
+
+# OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
+PASSWORDS = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+# Verified when a login does not exist, so both answers take the same time.
+_DUMMY_HASH = PASSWORDS.hash(secrets.token_hex(16))
+
+
+def hash_password(password: str) -> str:
+    return PASSWORDS.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return PASSWORDS.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def new_secret(nbytes: int = 32) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def digest(secret: str) -> str:
+    """Stored form of a high-entropy secret (refresh token, activation code): SHA-256 is enough."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_activation_code() -> str:
+    """12 characters a person can type from a printout: no 0/O, 1/I/L."""
+    alphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+    code = "".join(secrets.choice(alphabet) for _ in range(12))
+    return f"{code[:4]}-{code[4:8]}-{code[8:]}"
+
+
+def normalise_activation_code(code: str) -> str:
+    raw = "".join(ch for ch in code.upper() if ch.isalnum())
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+class SigningKeys:
+    """Ed25519 private keys by key id; the newest signs, all of them verify."""
+
+    def __init__(self, pems: dict[str, str]) -> None:
+        if not pems:
+            raise ValueError("no signing key")
+        self._keys = {kid: serialization.load_pem_private_key(pem.encode(), password=None) for kid, pem in pems.items()}
+        self.current_kid = list(pems)[-1]
+
+    @staticmethod
+    def generate() -> tuple[str, str]:
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        return uuid.uuid4().hex, pem.decode()
+
+    def jwks_json(self) -> str:
+        keys = []
+        for kid, key in self._keys.items():
+            jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(key.public_key()))
+            keys.append({**jwk, "kid": kid, "use": "sig", "alg": "EdDSA"})
+        return json.dumps({"keys": keys})
+
+    def access_token(self, *, user_id: str, school_id: str | None, roles: list[str], session_id: str, ttl: timedelta) -> str:
+        now = datetime.now(timezone.utc)
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": user_id,
+            "iat": now,
+            "exp": now + ttl,
+            "jti": uuid.uuid4().hex,
+            "typ": ACCESS_TOKEN_TYPE,
+            "school_id": school_id,
+            "roles": roles,
+            "sid": session_id,
+        }
+        return jwt.encode(claims, self._keys[self.current_kid], algorithm="EdDSA", headers={"kid": self.current_kid, "typ": "at+jwt"})

@@ -1,0 +1,1 @@
+"""Messaging: messages, announcements, calendar, technical help (domain arrives with its issue)."""

@@ -1,0 +1,1 @@
+"""Notify: SMS alerts to parents, sent once each, through a provider."""

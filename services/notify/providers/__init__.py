@@ -1,0 +1,18 @@
+"""SMS providers behind one interface. `idx` is our id for the SMS: providers that know it
+(SMSAPI's idx + check_idx, the fake) refuse to send the same idx twice, so a resend after a
+crash cannot reach the parent twice."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Sent:
+    provider_message_id: str
+
+
+class SmsProvider(Protocol):
+    name: str
+
+    def send(self, *, idx: str, to: str, body: str, parts: int) -> Sent: ...
