@@ -54,7 +54,7 @@ class Backends:
         for service in SERVICES:
             stub = health_pb2_grpc.HealthStub(self.channel(service))
             try:
-                answer = stub.Check(health_pb2.HealthCheckRequest(service=READINESS), timeout=timeout)
+                answer = stub.Check(health_pb2.HealthCheckRequest(service=READINESS), timeout=timeout, wait_for_ready=False)
                 result[service] = answer.status == health_pb2.HealthCheckResponse.SERVING
             except grpc.RpcError:
                 result[service] = False

@@ -25,21 +25,28 @@ class _CallDefaults(grpc.UnaryUnaryClientInterceptor):
         if current and not any(key == CORRELATION_HEADER for key, _ in metadata):
             metadata.append((CORRELATION_HEADER, current))
         timeout = details.timeout if details.timeout is not None else self.deadline_seconds
+        # Wait (within the deadline) for a backend that is starting or reconnecting, instead of
+        # failing at once while the channel is in its reconnect back-off.
+        wait_for_ready = True if details.wait_for_ready is None else details.wait_for_ready
         return continuation(
-            _CallDetails(details.method, timeout, metadata, details.credentials, details.wait_for_ready, details.compression),
+            _CallDetails(details.method, timeout, metadata, details.credentials, wait_for_ready, details.compression),
             request,
         )
 
 
 def open_channel(target: str, *, deadline_seconds: float = 5.0) -> grpc.Channel:
     """A channel to `target` whose calls always carry a deadline (`deadline_seconds` unless the
-    caller sets a shorter or longer `timeout=`) and the current correlation id."""
+    caller sets a shorter or longer `timeout=`), wait for the backend within it, and carry the
+    current correlation id."""
     channel = grpc.insecure_channel(
         target,
         options=[
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.keepalive_timeout_ms", 5_000),
             ("grpc.enable_retries", 1),
+            # Reconnect quickly after a backend restarts (gRPC's default back-off grows to 120 s).
+            ("grpc.initial_reconnect_backoff_ms", 200),
+            ("grpc.max_reconnect_backoff_ms", 2_000),
         ],
     )
     return grpc.intercept_channel(channel, _CallDefaults(deadline_seconds))

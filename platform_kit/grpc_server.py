@@ -131,7 +131,8 @@ def _abort(context, error: errors.DomainError):
     trailing = [(ERROR_CODE_KEY, error.code)]
     field_errors = getattr(error, "field_errors", None)
     if field_errors:
-        trailing.append((FIELD_ERRORS_KEY, json.dumps(field_errors, ensure_ascii=False)))
+        # gRPC metadata values must be ASCII: JSON escapes Polish letters.
+        trailing.append((FIELD_ERRORS_KEY, json.dumps(field_errors, ensure_ascii=True)))
     context.set_trailing_metadata(tuple(trailing))
     context.abort(status_for(error), error.detail)
 

@@ -158,6 +158,7 @@ class Consumer:
             if attempt < len(self.retry_delays_ms):
                 return "retried"
             return "dead_lettered"
+        log.info("%s %s %s", "handled" if handled else "already handled", event.type, event.event_id)
         if handled and self.after_commit is not None:
             self.after_commit()
         return "handled" if handled else "duplicate"

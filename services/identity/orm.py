@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from platform_kit.bus import define_bus_tables
@@ -78,7 +78,6 @@ class SigningKey(Base):
     """Ed25519 keys that sign access tokens; the public halves are the JWKS."""
 
     __tablename__ = "signing_keys"
-    __table_args__ = (UniqueConstraint("kid", name="uq_signing_key_kid"),)
 
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
     private_pem: Mapped[str] = mapped_column(Text)

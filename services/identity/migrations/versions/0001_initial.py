@@ -61,7 +61,6 @@ def upgrade() -> None:
         sa.Column("kid", sa.String(64), primary_key=True),
         sa.Column("private_pem", sa.Text, nullable=False),
         sa.Column("created_at", TZ, nullable=False),
-        sa.UniqueConstraint("kid", name="uq_signing_key_kid"),
     )
 
 

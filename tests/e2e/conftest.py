@@ -1,0 +1,123 @@
+"""The whole system as `make run` starts it (the same Procfile under honcho), but on PostgreSQL,
+in a RabbitMQ vhost of its own, on free ports, with its own var folder."""
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from platform_kit.grpc_client import open_channel
+from tests.conftest import create_database, create_vhost, delete_vhost, drop_database
+from tools.seed import Seeder
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ["identity", "gradebook", "attendance", "messaging", "billing", "notify"]
+ARTIFACTS = ROOT / "test-artifacts" / "e2e"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class System:
+    url: str
+    env: dict[str, str]
+    var_dir: Path
+    log: Path
+    admin_login: str
+    admin_password: str
+
+    def grpc_channel(self, service: str):
+        return open_channel(f"127.0.0.1:{self.env[f'{service.upper()}_GRPC_PORT']}", deadline_seconds=10)
+
+    def seeder(self) -> Seeder:
+        return Seeder(self.grpc_channel("identity"), self.grpc_channel("gradebook"))
+
+    def sms_lines(self) -> list[str]:
+        outbox = self.var_dir / "sms-outbox.jsonl"
+        return outbox.read_text(encoding="utf-8").splitlines() if outbox.exists() else []
+
+    def logs(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory) -> System:
+    var_dir = tmp_path_factory.mktemp("var")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = ARTIFACTS / f"system-{int(time.time())}.log"
+    amqp_url = create_vhost()
+    databases = {service: create_database(service) for service in SERVICES}
+    gateway_port = free_port()
+    env = {
+        **os.environ,
+        "DZIENNIK_VAR_DIR": str(var_dir),
+        "AMQP_URL": amqp_url,
+        "GATEWAY_PORT": str(gateway_port),
+        "GATEWAY_WORKERS": "2",
+        "DZIENNIK_ADMIN_LOGIN": "e2e.admin",
+        "DZIENNIK_ADMIN_PASSWORD": secrets.token_urlsafe(12),
+        "DZIENNIK_SERVICE_TOKEN": secrets.token_urlsafe(24),
+        "NOTIFY_RETRY_DELAYS_MS": "[500, 2000]",
+        "PYTHONUNBUFFERED": "1",
+    }
+    for service in SERVICES:
+        env[f"{service.upper()}_DATABASE_URL"] = databases[service]
+        env[f"{service.upper()}_GRPC_PORT"] = str(free_port())
+    base_port = random.randrange(20_000, 40_000, 100)
+    with open(log, "wb") as output:
+        honcho = subprocess.Popen(
+            [str(ROOT / ".venv/bin/honcho"), "start", "-f", "Procfile", "-p", str(base_port), "--no-colour"],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    system = System(f"http://127.0.0.1:{gateway_port}", env, var_dir, log, env["DZIENNIK_ADMIN_LOGIN"], env["DZIENNIK_ADMIN_PASSWORD"])
+    try:
+        _wait_ready(system, honcho, timeout=120)
+        yield system
+    finally:
+        _stop(honcho)
+        for url in databases.values():
+            drop_database(url)
+        delete_vhost(amqp_url)
+
+
+def _wait_ready(system: System, honcho: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if honcho.poll() is not None:
+            pytest.fail(f"the system exited while starting; log:\n{system.logs()[-5000:]}")
+        try:
+            if requests.get(f"{system.url}/readyz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"the system was not ready within {timeout:.0f}s; log:\n{system.logs()[-5000:]}")
+
+
+def _stop(honcho: subprocess.Popen) -> None:
+    honcho.send_signal(signal.SIGTERM)
+    try:
+        honcho.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(honcho.pid, signal.SIGKILL)  # anything left behind
+    except ProcessLookupError:
+        pass
