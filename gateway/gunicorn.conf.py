@@ -2,8 +2,16 @@
 import os
 import shutil
 
-from gateway.settings import GatewaySettings
-from platform_kit.config import ConfigError, load_settings
+# Metrics from every worker are summed from files in this folder (prometheus multiprocess mode).
+# It must be set before anything imports prometheus_client, hence before the gateway's modules.
+_metrics_dir = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", os.path.join(os.environ.get("DZIENNIK_VAR_DIR", "var"), "prometheus-gateway")
+)
+shutil.rmtree(_metrics_dir, ignore_errors=True)  # counts of an earlier run are not ours
+os.makedirs(_metrics_dir, exist_ok=True)
+
+from gateway.settings import GatewaySettings  # noqa: E402
+from platform_kit.config import ConfigError, load_settings  # noqa: E402
 
 try:
     _settings = load_settings(GatewaySettings)
@@ -18,13 +26,6 @@ timeout = 30
 graceful_timeout = 10
 accesslog = None  # request logs come from the app, in JSON, with the request id
 errorlog = "-"
-
-
-def on_starting(server):
-    # Metrics from every worker are summed from files in this folder (prometheus multiprocess mode).
-    folder = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_settings.var_dir / "prometheus-gateway"))
-    shutil.rmtree(folder, ignore_errors=True)
-    os.makedirs(folder, exist_ok=True)
 
 
 def child_exit(server, worker):

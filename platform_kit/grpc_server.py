@@ -2,6 +2,7 @@
 caller context and domain errors, and a graceful stop."""
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import threading
@@ -144,6 +145,17 @@ class Registration:
     add_to_server: Callable
     servicer: object
     full_name: str
+
+    @classmethod
+    def of(cls, servicer: object) -> "Registration":
+        """For a servicer deriving from a generated `<Name>Servicer` class."""
+        for base in type(servicer).__mro__:
+            if base.__module__.endswith("_pb2_grpc") and base.__name__.endswith("Servicer"):
+                grpc_module = importlib.import_module(base.__module__)
+                messages = importlib.import_module(base.__module__.removesuffix("_grpc"))
+                service = messages.DESCRIPTOR.services_by_name[base.__name__.removesuffix("Servicer")]
+                return cls(getattr(grpc_module, f"add_{base.__name__}_to_server"), servicer, service.full_name)
+        raise TypeError(f"{type(servicer).__name__} does not derive from a generated servicer")
 
 
 def create_server(

@@ -80,3 +80,13 @@ def activate(body):
     """Set the password of a school-created account with its one-time activation code."""
     answer = _identity().Activate(identity_pb2.ActivateRequest(activation_code=body["activation_code"], password=body["password"]))
     return {"login": answer.login}
+
+
+@public
+@blp.route("/jwks.json", methods=["GET"])
+def jwks():
+    """The public keys (JWKS, RFC 7517) that verify access tokens, for other relying parties."""
+    from flask import Response
+
+    answer = _identity().GetJwks(identity_pb2.GetJwksRequest())
+    return Response(answer.jwks_json, mimetype="application/jwk-set+json", headers={"Cache-Control": "public, max-age=300"})

@@ -6,7 +6,7 @@ from pathlib import Path
 from dziennik.attendance.v1 import attendance_pb2_grpc
 from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
 from platform_kit.grpc_server import Registration
-from platform_kit.service import Runtime, ServiceDefinition
+from platform_kit.service import ServiceDefinition
 
 
 class AttendanceSettings(ServiceSettings):
@@ -14,14 +14,9 @@ class AttendanceSettings(ServiceSettings):
     grpc_port: int = DEFAULT_GRPC_PORTS["attendance"]
 
 
-def grpc_services(runtime: Runtime) -> list[Registration]:
-    servicer = attendance_pb2_grpc.AttendanceServiceServicer()
-    return [Registration(attendance_pb2_grpc.add_AttendanceServiceServicer_to_server, servicer, "dziennik.attendance.v1.AttendanceService")]
-
-
 DEFINITION = ServiceDefinition(
     name="attendance",
     settings_class=AttendanceSettings,
     migrations=Path(__file__).parent / "migrations",
-    grpc=grpc_services,
+    grpc=lambda runtime: [Registration.of(attendance_pb2_grpc.AttendanceServiceServicer())],
 )

@@ -6,7 +6,7 @@ from pathlib import Path
 from dziennik.billing.v1 import billing_pb2_grpc
 from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
 from platform_kit.grpc_server import Registration
-from platform_kit.service import Runtime, ServiceDefinition
+from platform_kit.service import ServiceDefinition
 
 
 class BillingSettings(ServiceSettings):
@@ -14,14 +14,9 @@ class BillingSettings(ServiceSettings):
     grpc_port: int = DEFAULT_GRPC_PORTS["billing"]
 
 
-def grpc_services(runtime: Runtime) -> list[Registration]:
-    servicer = billing_pb2_grpc.BillingServiceServicer()
-    return [Registration(billing_pb2_grpc.add_BillingServiceServicer_to_server, servicer, "dziennik.billing.v1.BillingService")]
-
-
 DEFINITION = ServiceDefinition(
     name="billing",
     settings_class=BillingSettings,
     migrations=Path(__file__).parent / "migrations",
-    grpc=grpc_services,
+    grpc=lambda runtime: [Registration.of(billing_pb2_grpc.BillingServiceServicer())],
 )

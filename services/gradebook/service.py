@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dziennik.gradebook.v1 import gradebook_pb2_grpc
 from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
 from platform_kit.grpc_server import Registration
 from platform_kit.service import Runtime, ServiceDefinition
@@ -18,8 +17,7 @@ class GradebookSettings(ServiceSettings):
 
 def grpc_services(runtime: Runtime) -> list[Registration]:
     students = IdentityStudents(runtime.channel("identity"), runtime.settings.service_token)
-    servicer = GradebookServicer(Gradebook(runtime.database, students))
-    return [Registration(gradebook_pb2_grpc.add_GradebookServiceServicer_to_server, servicer, "dziennik.gradebook.v1.GradebookService")]
+    return [Registration.of(GradebookServicer(Gradebook(runtime.database, students)))]
 
 
 DEFINITION = ServiceDefinition(

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from pydantic import Field
 
-from dziennik.identity.v1 import identity_pb2_grpc
 from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
 from platform_kit.grpc_server import Registration
 from platform_kit.service import Runtime, ServiceDefinition
@@ -42,8 +41,7 @@ def on_start(runtime: Runtime) -> None:
 
 
 def grpc_services(runtime: Runtime) -> list[Registration]:
-    servicer = IdentityServicer(identity(runtime))
-    return [Registration(identity_pb2_grpc.add_IdentityServiceServicer_to_server, servicer, "dziennik.identity.v1.IdentityService")]
+    return [Registration.of(IdentityServicer(identity(runtime)))]
 
 
 DEFINITION = ServiceDefinition(

@@ -6,7 +6,7 @@ from pathlib import Path
 from dziennik.messaging.v1 import messaging_pb2_grpc
 from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
 from platform_kit.grpc_server import Registration
-from platform_kit.service import Runtime, ServiceDefinition
+from platform_kit.service import ServiceDefinition
 
 
 class MessagingSettings(ServiceSettings):
@@ -14,14 +14,9 @@ class MessagingSettings(ServiceSettings):
     grpc_port: int = DEFAULT_GRPC_PORTS["messaging"]
 
 
-def grpc_services(runtime: Runtime) -> list[Registration]:
-    servicer = messaging_pb2_grpc.MessagingServiceServicer()
-    return [Registration(messaging_pb2_grpc.add_MessagingServiceServicer_to_server, servicer, "dziennik.messaging.v1.MessagingService")]
-
-
 DEFINITION = ServiceDefinition(
     name="messaging",
     settings_class=MessagingSettings,
     migrations=Path(__file__).parent / "migrations",
-    grpc=grpc_services,
+    grpc=lambda runtime: [Registration.of(messaging_pb2_grpc.MessagingServiceServicer())],
 )

@@ -62,16 +62,11 @@ def send_sms(runtime: Runtime, stop: threading.Event) -> None:
     dispatcher(runtime).run(stop)
 
 
-def grpc_services(runtime: Runtime) -> list[Registration]:
-    servicer = notify_pb2_grpc.NotifyServiceServicer()
-    return [Registration(notify_pb2_grpc.add_NotifyServiceServicer_to_server, servicer, "dziennik.notify.v1.NotifyService")]
-
-
 DEFINITION = ServiceDefinition(
     name="notify",
     settings_class=NotifySettings,
     migrations=Path(__file__).parent / "migrations",
-    grpc=grpc_services,
+    grpc=lambda runtime: [Registration.of(notify_pb2_grpc.NotifyServiceServicer())],
     consumers=consumers,
     background=[send_sms],
 )

@@ -38,6 +38,12 @@ class System:
     log: Path
     admin_login: str
     admin_password: str
+    base_port: int
+
+    def metrics_url(self, process: str) -> str:
+        """honcho gives the n-th Procfile process $PORT = base + 100·n; services serve /metrics there."""
+        names = [line.split(":", 1)[0] for line in (ROOT / "Procfile").read_text().splitlines() if line and not line.startswith("#")]
+        return f"http://127.0.0.1:{self.base_port + 100 * names.index(process)}/metrics"
 
     def grpc_channel(self, service: str):
         return open_channel(f"127.0.0.1:{self.env[f'{service.upper()}_GRPC_PORT']}", deadline_seconds=10)
@@ -86,7 +92,7 @@ def system(tmp_path_factory) -> System:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    system = System(f"http://127.0.0.1:{gateway_port}", env, var_dir, log, env["DZIENNIK_ADMIN_LOGIN"], env["DZIENNIK_ADMIN_PASSWORD"])
+    system = System(f"http://127.0.0.1:{gateway_port}", env, var_dir, log, env["DZIENNIK_ADMIN_LOGIN"], env["DZIENNIK_ADMIN_PASSWORD"], base_port)
     try:
         _wait_ready(system, honcho, timeout=120)
         yield system

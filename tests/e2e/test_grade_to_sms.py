@@ -77,6 +77,31 @@ def test_a_grade_recorded_by_a_teacher_reaches_the_parent_once_by_sms(system, sc
     assert any(request_id in line and "notify-consumer" in line for line in logs.splitlines()), "correlation id did not reach notify"
 
 
+def test_every_process_kind_reports_metrics(system, school):
+    teacher = login(system, school["teacher"])
+    requests.get(f"{system.url}/api/v1/students/{school['student'].id}/grades", headers=teacher, timeout=10)
+    gateway = requests.get(f"{system.url}/metrics", timeout=10).text
+    assert 'http_requests_total{endpoint="/api/v1/students/<student_id>/grades",method="GET",status="200"}' in gateway
+    gradebook = requests.get(system.metrics_url("gradebook"), timeout=10).text
+    assert 'grpc_server_handled_total{grpc_code="OK",grpc_method="ListStudentGrades",grpc_service="dziennik.gradebook.v1.GradebookService"}' in gradebook
+    relay = requests.get(system.metrics_url("gradebook-relay"), timeout=10).text
+    assert 'events_published_total{routing_key="gradebook.grade_recorded.v1"}' in relay
+    consumer = requests.get(system.metrics_url("notify-consumer"), timeout=10).text
+    assert 'events_consumed_total{consumer="notify.sms_alerts",outcome="handled",routing_key="gradebook.grade_recorded.v1"}' in consumer
+
+
+def test_identity_publishes_the_keys_that_verify_access_tokens(system, school):
+    import jwt
+
+    keys = requests.get(f"{system.url}/api/v1/auth/jwks.json", timeout=10)
+    assert keys.status_code == 200 and keys.headers["Content-Type"].startswith("application/jwk-set+json")
+    token = login(system, school["parent"])["Authorization"].split()[1]
+    header = jwt.get_unverified_header(token)
+    [key] = [k for k in keys.json()["keys"] if k["kid"] == header["kid"]]
+    claims = jwt.decode(token, jwt.PyJWK(key).key, algorithms=["EdDSA"], audience="dziennik", issuer="dziennik-identity")
+    assert claims["sub"] == school["parent"].id and claims["typ"] == "access" and claims["roles"] == ["parent"]
+
+
 def test_someone_elses_child_is_not_found_and_bad_input_changes_nothing(system, school):
     teacher = login(system, school["teacher"])
     before = len(system.sms_lines())
