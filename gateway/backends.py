@@ -49,13 +49,16 @@ class Backends:
         return self.identity.GetJwks(identity_pb2.GetJwksRequest()).jwks_json
 
     def readiness(self, timeout: float) -> dict[str, bool]:
-        """Each backend's readiness as its health service reports it."""
+        """Each backend's readiness as its health service reports it, asked all at once."""
+        request = health_pb2.HealthCheckRequest(service=READINESS)
+        calls = {
+            service: health_pb2_grpc.HealthStub(self.channel(service)).Check.future(request, timeout=timeout, wait_for_ready=False)
+            for service in SERVICES
+        }
         result = {}
-        for service in SERVICES:
-            stub = health_pb2_grpc.HealthStub(self.channel(service))
+        for service, call in calls.items():
             try:
-                answer = stub.Check(health_pb2.HealthCheckRequest(service=READINESS), timeout=timeout, wait_for_ready=False)
-                result[service] = answer.status == health_pb2.HealthCheckResponse.SERVING
+                result[service] = call.result().status == health_pb2.HealthCheckResponse.SERVING
             except grpc.RpcError:
                 result[service] = False
         return result

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from dziennik.identity.v1 import events_pb2, identity_pb2
@@ -50,7 +50,10 @@ class Identity:
     # -- keys ---------------------------------------------------------------------------------
 
     def ensure_signing_key(self) -> None:
+        """Create the first signing key; replicas starting together agree on one."""
         with self.database.transaction() as session:
+            if self.database.is_postgresql:
+                session.execute(text("SELECT pg_advisory_xact_lock(hashtext('identity.signing_keys'))"))
             if session.scalar(select(func.count()).select_from(SigningKey)) == 0:
                 kid, pem = credentials.SigningKeys.generate()
                 session.add(SigningKey(kid=kid, private_pem=pem, created_at=_now()))
