@@ -72,9 +72,9 @@ def _register_request_hooks(app: Flask) -> None:
         g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
         g.correlation_token = set_correlation_id(g.request_id)
         g.started = time.perf_counter()
+        authenticate_request()  # 401 comes before anything about the body (API.md, order of checks)
         if request.method in ("POST", "PUT", "PATCH") and request.content_length and not request.is_json:
             raise Problem("unsupported_media_type", "Treść żądania musi być w formacie application/json.")
-        authenticate_request()
 
     @app.after_request
     def _finish(response: Response):

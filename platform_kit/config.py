@@ -5,11 +5,12 @@ variable into one `ConfigError` that names the variable and says what is expecte
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/%2F"
 
@@ -77,6 +78,13 @@ class ServiceSettings(CommonSettings):
     # Delays of a failing event's retries (JSON list); after the last one it is dead-lettered.
     retry_delays_ms: list[int] = Field([1_000, 10_000, 60_000], max_length=10)
 
+    @field_validator("grpc_port")
+    @classmethod
+    def _port_range(cls, value: int) -> int:  # subclasses redeclare the field with their default
+        if not 0 <= value <= 65535:
+            raise ValueError("must be a port number from 0 to 65535")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _database_scheme(cls, value: str | None) -> str | None:
@@ -101,10 +109,23 @@ def load_settings(cls: type[S], **overrides: Any) -> S:
         problems = []
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "?"
-            value = error.get("input")
-            shown = "" if isinstance(value, dict) or value is None else f" (got {value!r})"
-            problems.append(f"{env_name(cls, field)}: {error['msg']}{shown}")
+            name = env_name(cls, field)
+            problems.append(f"{name}: {error['msg']}{_shown(name, error.get('input'))}")
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems)) from None
+    except SettingsError as exc:  # a value that is not even parseable, e.g. a broken JSON list
+        match = re.search(r'field "(\w+)"', str(exc))
+        name = env_name(cls, match.group(1)) if match else "?"
+        raise ConfigError(f"invalid configuration:\n  {name}: cannot be parsed (a list is written as JSON, e.g. [1000, 5000])") from None
+
+
+_SECRET_NAMES = ("TOKEN", "PASSWORD", "SECRET", "KEY", "URL")
+
+
+def _shown(name: str, value: object) -> str:
+    """The rejected value for the message, unless it may hold a credential."""
+    if value is None or isinstance(value, dict) or any(part in name for part in _SECRET_NAMES):
+        return ""
+    return f" (got {value!r})"
 
 
 def env_name(cls: type[BaseSettings], field: str) -> str:

@@ -168,11 +168,7 @@ class Consumer:
         Returns False when the inbox shows the event was handled before."""
         try:
             with self.database.transaction() as session:
-                seen = session.execute(
-                    select(exists().where(inbox.c.consumer == self.queue, inbox.c.event_id == event.event_id))
-                ).scalar()
-                if seen:
-                    return False
+                # The inbox's primary key refuses an event handled before, before the handler runs.
                 session.execute(
                     insert(inbox).values(
                         consumer=self.queue, event_id=event.event_id, routing_key=event.type, processed_at=datetime.now(timezone.utc)
@@ -181,7 +177,7 @@ class Consumer:
                 subscription.handle(session, event)
             return True
         except IntegrityError:
-            if self._in_inbox(event.event_id):  # a parallel delivery of the same event won the race
+            if self._in_inbox(event.event_id):  # handled before (or by a parallel delivery just now)
                 return False
             raise
 

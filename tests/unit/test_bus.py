@@ -1,0 +1,395 @@
+"""The outbox, its relay and consumers' inbox on a SQLite file (no broker: the broker adapters,
+Publisher and a pika channel, are replaced by plain recording classes)."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+import grpc
+import pika
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from dziennik.gradebook.v1 import events_pb2
+from dziennik.identity.v1 import identity_pb2
+from platform_kit.bus import Event, define_bus_tables, record_event
+from platform_kit.bus.amqp import retry_queue_name
+from platform_kit.bus.consumer import ATTEMPT_HEADER, Consumer, Subscription, is_transient
+from platform_kit.bus.relay import OutboxRelay
+from platform_kit.context import reset_correlation_id, set_correlation_id
+from platform_kit.db import Database
+from platform_kit.errors import Unavailable
+from services.gradebook.events import GRADE_RECORDED
+
+QUEUE = "notify.grade_recorded"
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = Database(f"sqlite:///{tmp_path / 'bus.db'}")
+    metadata = MetaData()
+    outbox, inbox = define_bus_tables(metadata)
+    notes = Table(
+        "notes", metadata, Column("id", Integer, primary_key=True), Column("event_id", String(36)), Column("text", String(200))
+    )
+    metadata.create_all(database.engine)
+    database.tables = {"outbox": outbox, "inbox": inbox, "notes": notes}
+    yield database
+    database.dispose()
+
+
+def _rows(db, name: str) -> list:
+    table = db.tables[name]
+    with db.transaction() as session:
+        order = table.c.seq if name == "outbox" else list(table.primary_key.columns)[0]
+        return session.execute(select(table).order_by(order)).all()
+
+
+def _grade(n: int = 1) -> events_pb2.GradeRecorded:
+    return events_pb2.GradeRecorded(grade_id=f"g-{n}", school_id="school-1", student_id="s-1", value="4+", subject_name="Fizyka")
+
+
+def _record(db, count: int) -> list[str]:
+    with db.transaction() as session:
+        return [record_event(session, GRADE_RECORDED, _grade(n), school_id="school-1", subject=f"s-{n}") for n in range(count)]
+
+
+# -- outbox ------------------------------------------------------------------------------------
+
+
+def test_event_recorded_in_a_committed_transaction(db):
+    token = set_correlation_id("req-42")
+    try:
+        with db.transaction() as session:
+            event_id = record_event(session, GRADE_RECORDED, _grade(7), school_id="school-1", subject="student-9")
+    finally:
+        reset_correlation_id(token)
+
+    [row] = _rows(db, "outbox")
+    assert row.event_id == event_id
+    assert uuid.UUID(event_id)
+    assert row.routing_key == "gradebook.grade_recorded.v1"
+    assert events_pb2.GradeRecorded.FromString(row.payload) == _grade(7)
+    assert row.headers == {"school_id": "school-1", "subject": "student-9", "correlation_id": "req-42"}
+    assert row.occurred_at is not None
+    assert row.published_at is None
+
+
+def test_no_event_when_the_transaction_rolls_back(db):
+    with pytest.raises(RuntimeError, match="use case failed"):
+        with db.transaction() as session:
+            record_event(session, GRADE_RECORDED, _grade())
+            raise RuntimeError("use case failed")
+
+    assert _rows(db, "outbox") == []
+
+
+def test_wrong_message_class_is_refused(db):
+    with db.transaction() as session:
+        with pytest.raises(TypeError, match="GradeRecorded"):
+            record_event(session, GRADE_RECORDED, identity_pb2.LoginRequest(login="x"))
+
+    assert _rows(db, "outbox") == []
+
+
+# -- relay -------------------------------------------------------------------------------------
+
+
+class RecordingPublisher:
+    """Stands in for platform_kit.bus.amqp.Publisher (the broker adapter): records each publish,
+    and refuses the `fail_at`-th attempt the way a broker that went away would."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.fail_at = fail_at
+        self.attempts = 0
+        self.published: list[dict] = []
+
+    def publish(self, routing_key, body, *, message_id, occurred_at, headers, exchange="dziennik.events"):
+        self.attempts += 1
+        if self.attempts == self.fail_at:
+            raise pika.exceptions.AMQPConnectionError("broker went away")
+        self.published.append(
+            {"routing_key": routing_key, "body": body, "message_id": message_id, "occurred_at": occurred_at, "headers": headers}
+        )
+
+    def close(self) -> None:
+        pass
+
+
+def test_relay_publishes_pending_rows_once(db):
+    event_ids = _record(db, 3)
+    publisher = RecordingPublisher()
+    relay = OutboxRelay(db, publisher)
+
+    assert relay.backlog() == 3
+    assert relay.publish_batch() == 3
+    assert relay.publish_batch() == 0
+
+    assert [p["message_id"] for p in publisher.published] == event_ids
+    first = publisher.published[0]
+    assert first["routing_key"] == "gradebook.grade_recorded.v1"
+    assert events_pb2.GradeRecorded.FromString(first["body"]) == _grade(0)
+    assert first["headers"] == {"school_id": "school-1", "subject": "s-0", "correlation_id": None}
+    assert first["occurred_at"].tzinfo is not None
+    assert all(row.published_at is not None for row in _rows(db, "outbox"))
+    assert relay.backlog() == 0
+
+
+def test_relay_failure_keeps_the_rest_pending_and_never_sends_twice(db):
+    event_ids = _record(db, 5)
+    publisher = RecordingPublisher(fail_at=3)
+    relay = OutboxRelay(db, publisher)
+
+    with pytest.raises(pika.exceptions.AMQPConnectionError):
+        relay.publish_batch()
+
+    rows = _rows(db, "outbox")
+    assert [row.published_at is not None for row in rows] == [True, True, False, False, False]
+    assert [p["message_id"] for p in publisher.published] == event_ids[:2]
+
+    assert relay.publish_batch() == 3  # the broker is back
+    assert relay.publish_batch() == 0
+
+    sent = [p["message_id"] for p in publisher.published]
+    assert sent == event_ids
+    assert len(set(sent)) == len(sent)
+    assert all(row.published_at is not None for row in _rows(db, "outbox"))
+
+
+def test_relay_works_in_batches_in_order(db):
+    event_ids = _record(db, 5)
+    publisher = RecordingPublisher()
+    relay = OutboxRelay(db, publisher, batch_size=2)
+
+    assert [relay.publish_batch() for _ in range(4)] == [2, 2, 1, 0]
+    assert [p["message_id"] for p in publisher.published] == event_ids
+
+
+def test_relay_skips_rolled_back_work(db):
+    _record(db, 1)
+    with pytest.raises(RuntimeError):
+        with db.transaction() as session:
+            record_event(session, GRADE_RECORDED, _grade(99))
+            raise RuntimeError("rolled back")
+    publisher = RecordingPublisher()
+
+    assert OutboxRelay(db, publisher).publish_batch() == 1
+    assert [events_pb2.GradeRecorded.FromString(p["body"]).grade_id for p in publisher.published] == ["g-0"]
+
+
+# -- consumer inbox ----------------------------------------------------------------------------
+
+
+def _event(event_id: str | None = None) -> Event:
+    return Event(
+        event_id=event_id or str(uuid.uuid4()),
+        type=GRADE_RECORDED.routing_key,
+        message=_grade(),
+        occurred_at=datetime.now(timezone.utc),
+        school_id="school-1",
+    )
+
+
+class NoteHandler:
+    """A handler that writes a row in the handler's own table, and can be told to fail."""
+
+    def __init__(self, db, error: Exception | None = None) -> None:
+        self.notes = db.tables["notes"]
+        self.error = error
+        self.calls: list[str] = []
+
+    def __call__(self, session, event: Event) -> None:
+        self.calls.append(event.event_id)
+        session.execute(insert(self.notes).values(event_id=event.event_id, text=event.message.value))
+        if self.error is not None:
+            raise self.error
+
+
+def _consumer(db, handler, **kwargs) -> tuple[Consumer, Subscription]:
+    subscription = Subscription(GRADE_RECORDED, handler)
+    # The AMQP URL is never used: handle() and _on_message() touch only the database.
+    return Consumer(QUEUE, db, "amqp://guest:guest@127.0.0.1:1/%2F", [subscription], **kwargs), subscription
+
+
+def test_first_delivery_runs_the_handler_with_an_inbox_row(db):
+    handler = NoteHandler(db)
+    consumer, subscription = _consumer(db, handler)
+    event = _event()
+
+    assert consumer.handle(subscription, event) is True
+
+    assert handler.calls == [event.event_id]
+    [inbox_row] = _rows(db, "inbox")
+    assert (inbox_row.consumer, inbox_row.event_id, inbox_row.routing_key) == (QUEUE, event.event_id, GRADE_RECORDED.routing_key)
+    assert [row.event_id for row in _rows(db, "notes")] == [event.event_id]
+
+
+def test_redelivery_is_a_no_op(db):
+    handler = NoteHandler(db)
+    consumer, subscription = _consumer(db, handler)
+    event = _event()
+    consumer.handle(subscription, event)
+
+    assert consumer.handle(subscription, _event(event.event_id)) is False
+
+    assert handler.calls == [event.event_id]
+    assert len(_rows(db, "inbox")) == 1
+    assert len(_rows(db, "notes")) == 1
+
+
+def test_inbox_is_per_consumer(db):
+    first, subscription = _consumer(db, NoteHandler(db))
+    other_handler = NoteHandler(db)
+    other_subscription = Subscription(GRADE_RECORDED, other_handler)
+    other = Consumer("billing.grade_recorded", db, "amqp://guest:guest@127.0.0.1:1/%2F", [other_subscription])
+    event = _event()
+    first.handle(subscription, event)
+
+    assert other.handle(other_subscription, event) is True
+
+    assert other_handler.calls == [event.event_id]
+    assert sorted(row.consumer for row in _rows(db, "inbox")) == ["billing.grade_recorded", QUEUE]
+
+
+def test_failing_handler_leaves_nothing_so_a_retry_runs_it_again(db):
+    failing = NoteHandler(db, error=ValueError("provider said no"))
+    consumer, subscription = _consumer(db, failing)
+    event = _event()
+
+    with pytest.raises(ValueError):
+        consumer.handle(subscription, event)
+
+    assert _rows(db, "inbox") == []
+    assert _rows(db, "notes") == []
+
+    working = NoteHandler(db)
+    assert consumer.handle(Subscription(GRADE_RECORDED, working), event) is True
+    assert working.calls == [event.event_id]
+    assert len(_rows(db, "inbox")) == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (OperationalError("SELECT 1", {}, ConnectionRefusedError()), True),
+        (Unavailable("identity does not answer"), True),
+        (DBAPIError("SELECT 1", {}, Exception(), connection_invalidated=True), True),
+        (DBAPIError("SELECT 1", {}, Exception(), connection_invalidated=False), False),
+        ("rpc:UNAVAILABLE", True),
+        ("rpc:DEADLINE_EXCEEDED", True),
+        ("rpc:INVALID_ARGUMENT", False),
+        ("rpc:NOT_FOUND", False),
+        (ValueError("bad payload"), False),
+        (KeyError("value"), False),
+    ],
+    ids=str,
+)
+def test_is_transient(error, transient):
+    if isinstance(error, str):
+        error = FakeRpcError(getattr(grpc.StatusCode, error.split(":")[1]))
+    assert is_transient(error) is transient
+
+
+class FakeRpcError(grpc.RpcError):
+    def __init__(self, code: grpc.StatusCode) -> None:
+        self._code = code
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return "fake"
+
+
+# -- one message through the consumer, with a recording stand-in for the pika channel ----------
+
+
+class RecordingChannel:
+    """Stands in for a pika BlockingChannel: records acks, rejects and publishes."""
+
+    def __init__(self) -> None:
+        self.actions: list[tuple] = []
+
+    def basic_ack(self, delivery_tag):
+        self.actions.append(("ack", delivery_tag))
+
+    def basic_reject(self, delivery_tag, requeue=True):
+        self.actions.append(("reject", delivery_tag, requeue))
+
+    def basic_nack(self, delivery_tag, requeue=True):
+        self.actions.append(("nack", delivery_tag, requeue))
+
+    def basic_publish(self, exchange, routing_key, body, properties=None):
+        self.actions.append(("publish", exchange, routing_key, dict(properties.headers or {})))
+
+
+class _Method:
+    delivery_tag = 7
+
+
+def _deliver(consumer, *, event_id: str | None = None, attempt: int | None = None, type_=GRADE_RECORDED.routing_key, body=None):
+    headers = {"school_id": "school-1", "correlation_id": "req-1"}
+    if attempt is not None:
+        headers[ATTEMPT_HEADER] = attempt
+    properties = pika.BasicProperties(
+        message_id=event_id or str(uuid.uuid4()), type=type_, timestamp=1_700_000_000, headers=headers
+    )
+    channel = RecordingChannel()
+    consumer._on_message(channel, _Method(), properties, _grade().SerializeToString() if body is None else body)
+    return channel.actions
+
+
+def test_handled_message_is_acked(db):
+    consumer, _ = _consumer(db, NoteHandler(db))
+
+    assert _deliver(consumer) == [("ack", 7)]
+
+
+def test_duplicate_message_is_acked_without_running_the_handler(db):
+    handler = NoteHandler(db)
+    consumer, _ = _consumer(db, handler)
+    event_id = str(uuid.uuid4())
+    _deliver(consumer, event_id=event_id)
+
+    assert _deliver(consumer, event_id=event_id) == [("ack", 7)]
+    assert handler.calls == [event_id]
+
+
+def test_failing_message_goes_to_the_next_delay_queue(db):
+    consumer, _ = _consumer(db, NoteHandler(db, error=ValueError("bad")), retry_delays_ms=(10, 20))
+
+    first = _deliver(consumer)
+    second = _deliver(consumer, attempt=1)
+
+    retry_headers = {"school_id": "school-1", "correlation_id": "req-1", ATTEMPT_HEADER: 1}
+    assert first == [("publish", "", retry_queue_name(QUEUE, 0), retry_headers), ("ack", 7)]
+    assert second[0][2] == retry_queue_name(QUEUE, 1)
+    assert second[0][3][ATTEMPT_HEADER] == 2
+
+
+def test_message_is_dead_lettered_after_the_last_retry(db):
+    consumer, _ = _consumer(db, NoteHandler(db, error=ValueError("bad")), retry_delays_ms=(10, 20))
+
+    assert _deliver(consumer, attempt=2) == [("reject", 7, False)]
+
+
+def test_outage_waits_without_using_up_attempts(db):
+    consumer, _ = _consumer(db, NoteHandler(db, error=Unavailable("identity down")), retry_delays_ms=(10, 20))
+
+    actions = _deliver(consumer, attempt=2)
+
+    assert actions[0][:3] == ("publish", "", retry_queue_name(QUEUE, 0))
+    assert actions[0][3][ATTEMPT_HEADER] == 2  # not counted
+    assert actions[1] == ("ack", 7)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"type_": "gradebook.unknown.v1"}, {"body": b"\xff\xff\xff"}], ids=["unknown type", "undecodable"]
+)
+def test_poison_message_is_dead_lettered_at_once(db, kwargs):
+    handler = NoteHandler(db)
+    consumer, _ = _consumer(db, handler)
+
+    assert _deliver(consumer, **kwargs) == [("reject", 7, False)]
+    assert handler.calls == []
