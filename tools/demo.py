@@ -56,6 +56,7 @@ def load(seeder: Seeder, admin_login: str, admin_password: str) -> list[tuple[st
 
 
 def main() -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stopping while still waiting is a clean stop too
     settings = load_settings(CommonSettings)
     port = os.environ.get("GATEWAY_PORT", "8080")
     url = f"http://localhost:{port}"
@@ -73,7 +74,6 @@ def main() -> int:
     else:
         lines.append(f"  szkoła demo była już załadowana; loginy demo mają hasło {DEMO_PASSWORD} (zob. README)")
     print("\n".join(lines), flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     while True:
         signal.pause()
 
