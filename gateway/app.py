@@ -12,11 +12,12 @@ from flask_smorest import Api
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway.api import auth, grades, me
+from gateway.api import admin, auth, grades, me
 from gateway.backends import Backends
 from gateway.problems import Problem, code_for_status, from_rpc_error, response_for
-from gateway.security import authenticate_request, public
+from gateway.security import authenticate_request, check_body_type, public
 from gateway.settings import GatewaySettings
 from platform_kit.config import load_settings
 from platform_kit.context import reset_correlation_id, set_correlation_id
@@ -33,6 +34,8 @@ MAX_BODY_BYTES = 1 * 1024 * 1024
 def create_app(settings: GatewaySettings | None = None) -> Flask:
     settings = settings or load_settings(GatewaySettings)
     app = Flask(__name__)
+    if settings.trusted_proxies:  # the client's address as the proxies in front of us saw it
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
     app.config.update(
         API_TITLE="Dziennik API",
         API_VERSION="v1",
@@ -47,7 +50,7 @@ def create_app(settings: GatewaySettings | None = None) -> Flask:
 
     api = Api(app, spec_kwargs={"info": {"description": "Elektroniczny dziennik szkolny: publiczne API v1."}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
-    for blueprint in (auth.blp, me.blp, grades.blp):
+    for blueprint in (auth.blp, me.blp, admin.blp, grades.blp):
         api.register_blueprint(blueprint)
     app.view_functions["api-docs.openapi_json"] = public(_plain(app.view_functions["api-docs.openapi_json"]))
 
@@ -73,8 +76,7 @@ def _register_request_hooks(app: Flask) -> None:
         g.correlation_token = set_correlation_id(g.request_id)
         g.started = time.perf_counter()
         authenticate_request()  # 401 comes before anything about the body (API.md, order of checks)
-        if request.method in ("POST", "PUT", "PATCH") and request.content_length and not request.is_json:
-            raise Problem("unsupported_media_type", "Treść żądania musi być w formacie application/json.")
+        check_body_type()
 
     @app.after_request
     def _finish(response: Response):

@@ -7,7 +7,7 @@ import json
 import grpc
 from flask import Response, g, request
 
-from platform_kit.grpc_server import ERROR_CODE_KEY, FIELD_ERRORS_KEY
+from platform_kit.grpc_server import ERROR_CODE_KEY, FIELD_ERRORS_KEY, RETRY_AFTER_KEY
 
 # code → (HTTP status, Polish title, English title)
 PROBLEMS: dict[str, tuple[int, str, str]] = {
@@ -66,7 +66,8 @@ def from_rpc_error(error: grpc.RpcError) -> Problem:
     errors = json.loads(trailing[FIELD_ERRORS_KEY]) if FIELD_ERRORS_KEY in trailing else None
     # A backend's own words for domain errors; never its internals or addresses.
     detail = error.details() if code not in ("internal_error", "unavailable") else None
-    return Problem(code, detail, errors=errors)
+    headers = {"Retry-After": trailing[RETRY_AFTER_KEY]} if RETRY_AFTER_KEY in trailing else None
+    return Problem(code, detail, errors=errors, headers=headers)
 
 
 def english_requested() -> bool:

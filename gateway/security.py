@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 from flask import current_app, g, request
 
+from dziennik.identity.v1 import identity_pb2
+
 from gateway.problems import Problem
 from platform_kit.auth import Principal, bearer_metadata
 from platform_kit.errors import Unauthenticated
@@ -37,14 +39,54 @@ def caller() -> Caller:
     return g.caller
 
 
+def accepts(*mimetypes: str):
+    """Marks a view that takes a body other than JSON (e.g. a CSV upload)."""
+
+    def mark(view):
+        view.accepts = mimetypes
+        return view
+
+    return mark
+
+
+def check_body_type() -> None:
+    """415 for a body the endpoint does not take (JSON unless the view says otherwise)."""
+    if request.method not in ("POST", "PUT", "PATCH") or not request.content_length or request.is_json:
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    if request.mimetype not in getattr(view, "accepts", ()):
+        raise Problem("unsupported_media_type", "Treść żądania musi być w formacie application/json.")
+
+
 def public(view):
     """Marks a view that needs no access token (login, refresh, activation, health, webhooks)."""
     view.is_public = True
     return view
 
 
+# Open to staff who still have to enrol their second factor (API.md, Conventions).
+MFA_ENROLMENT_PATHS = ("/api/v1/auth/", "/api/v1/me/mfa/")
+
+
 def authenticate_request() -> None:
-    """Before anything else: 401 for a protected endpoint without a valid token."""
+    """Before anything else: 401 for a protected endpoint without a valid token, then 403 for
+    staff who have not enrolled their second factor (except sign-in, enrolment and /me)."""
     view = current_app.view_functions.get(request.endpoint or "")
-    if view is not None and not getattr(view, "is_public", False):
-        caller()
+    if view is None or getattr(view, "is_public", False):
+        return
+    principal = caller().principal
+    if principal.mfa_enrollment_required and request.path != "/api/v1/me" and not request.path.startswith(MFA_ENROLMENT_PATHS):
+        raise Problem("mfa_enrollment_required", "Włącz uwierzytelnianie dwuskładnikowe (TOTP), aby korzystać z dziennika.")
+
+
+def client_ip() -> str:
+    """The caller's address (the proxy in front of the gateway is trusted per GATEWAY_TRUSTED_PROXIES)."""
+    return request.remote_addr or ""
+
+
+def require_access(student_id: str, feature: str) -> None:
+    """Before a data service is called: 404 for a student the caller may not see, 402 when the
+    school's access policy puts `feature` in extended access the caller has not got."""
+    current_app.extensions["backends"].identity.CheckAccess(
+        identity_pb2.CheckAccessRequest(student_id=student_id, feature=feature), metadata=caller().metadata
+    )

@@ -11,4 +11,5 @@ class GatewaySettings(CommonSettings):
     workers: int = Field(2, ge=1, le=64, validation_alias="GATEWAY_WORKERS")
     threads: int = Field(8, ge=1, le=256, validation_alias="GATEWAY_THREADS")
     public_url: str = Field("http://localhost:8080", validation_alias="DZIENNIK_PUBLIC_URL", pattern=r"^https?://")
+    trusted_proxies: int = Field(0, ge=0, le=5, validation_alias="GATEWAY_TRUSTED_PROXIES")
     readiness_timeout_seconds: float = Field(1.0, gt=0, le=10, validation_alias="GATEWAY_READINESS_TIMEOUT")

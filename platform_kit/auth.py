@@ -28,6 +28,8 @@ class Principal:
     roles: frozenset[str]
     is_service: bool = False
     session_id: str | None = None  # the sign-in session (refresh-token family) the token belongs to
+    # Staff who have not enrolled their second factor: only sign-in and MFA enrolment are open.
+    mfa_enrollment_required: bool = False
 
     def has_any_role(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
@@ -95,7 +97,13 @@ class TokenVerifier:
             raise Unauthenticated(f"invalid access token: {exc}") from None
         if claims.get("typ") != ACCESS_TOKEN_TYPE:
             raise Unauthenticated("not an access token")
-        return Principal(user_id=claims["sub"], school_id=claims.get("school_id"), roles=frozenset(claims.get("roles", [])), session_id=claims.get("sid"))
+        return Principal(
+            user_id=claims["sub"],
+            school_id=claims.get("school_id"),
+            roles=frozenset(claims.get("roles", [])),
+            session_id=claims.get("sid"),
+            mfa_enrollment_required=bool(claims.get("mfa_enrollment_required", False)),
+        )
 
 
 def bearer_metadata(token: str) -> tuple[tuple[str, str], ...]:

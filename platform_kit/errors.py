@@ -49,6 +49,16 @@ class ExtendedAccessRequired(DomainError):
     code = "extended_access_required"
 
 
+class RateLimited(DomainError):
+    """Too many attempts; the caller may try again after `retry_after` seconds."""
+
+    code = "rate_limited"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, int(retry_after))
+
+
 class Unavailable(DomainError):
     """A dependency (database, broker, another service) does not answer; worth retrying."""
 

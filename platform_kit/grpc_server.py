@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 READINESS = "readiness"  # health service name that turns SERVING once dependencies answer
 ERROR_CODE_KEY = "dziennik-error-code"  # trailing metadata: the problem `code`
 FIELD_ERRORS_KEY = "dziennik-field-errors"  # trailing metadata: JSON {field: message}
+RETRY_AFTER_KEY = "dziennik-retry-after"  # trailing metadata: seconds, with RESOURCE_EXHAUSTED
 
 # The one table from domain errors to gRPC status codes.
 STATUS_FOR_ERROR: dict[type[errors.DomainError], grpc.StatusCode] = {
@@ -35,6 +36,7 @@ STATUS_FOR_ERROR: dict[type[errors.DomainError], grpc.StatusCode] = {
     errors.NotFound: grpc.StatusCode.NOT_FOUND,
     errors.Conflict: grpc.StatusCode.ALREADY_EXISTS,
     errors.ExtendedAccessRequired: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.RateLimited: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
 }
 
@@ -134,6 +136,8 @@ def _abort(context, error: errors.DomainError):
     if field_errors:
         # gRPC metadata values must be ASCII: JSON escapes Polish letters.
         trailing.append((FIELD_ERRORS_KEY, json.dumps(field_errors, ensure_ascii=True)))
+    if isinstance(error, errors.RateLimited):
+        trailing.append((RETRY_AFTER_KEY, str(error.retry_after)))
     context.set_trailing_metadata(tuple(trailing))
     context.abort(status_for(error), error.detail)
 

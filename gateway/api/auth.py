@@ -1,12 +1,12 @@
-"""Sign-in: login, token refresh, logout, account activation."""
+"""Sign-in: login (with the second factor), token refresh, logout, account activation."""
 from __future__ import annotations
 
-from flask import current_app
+from flask import Response, current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from dziennik.identity.v1 import identity_pb2
-from gateway.security import caller, public
+from gateway.security import caller, client_ip, public
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Logowanie i sesje")
 
@@ -14,6 +14,11 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Logowa
 class LoginSchema(Schema):
     login = fields.String(required=True, validate=validate.Length(min=1, max=64))
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024), load_only=True)
+
+
+class MfaSchema(Schema):
+    mfa_token = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    code = fields.String(required=True, validate=validate.Regexp(r"^\s*\d{6}\s*$", error="Kod to 6 cyfr."))
 
 
 class RefreshSchema(Schema):
@@ -32,6 +37,11 @@ class TokenPairSchema(Schema):
     expires_in = fields.Integer()
 
 
+class SignInSchema(TokenPairSchema):
+    mfa_required = fields.Boolean(metadata={"description": "true: send the code with mfa_token to /auth/mfa"})
+    mfa_token = fields.String()
+
+
 class ActivatedSchema(Schema):
     login = fields.String()
 
@@ -47,10 +57,24 @@ def _pair(tokens) -> dict:
 @public
 @blp.route("/login", methods=["POST"])
 @blp.arguments(LoginSchema)
-@blp.response(200, TokenPairSchema)
+@blp.response(200, SignInSchema)
 def login(body):
-    """Sign in with login and password; answers the same 401 whether or not the login exists."""
-    answer = _identity().Login(identity_pb2.LoginRequest(login=body["login"], password=body["password"]))
+    """Sign in with login and password. Accounts with a second factor get `mfa_required` and an
+    `mfa_token` instead of tokens. The same 401 whether or not the login exists; repeated
+    failures are slowed down with 429 and Retry-After."""
+    answer = _identity().Login(identity_pb2.LoginRequest(login=body["login"], password=body["password"], client_ip=client_ip()))
+    if answer.mfa_required:
+        return {"mfa_required": True, "mfa_token": answer.mfa_token}
+    return _pair(answer.tokens)
+
+
+@public
+@blp.route("/mfa", methods=["POST"])
+@blp.arguments(MfaSchema)
+@blp.response(200, TokenPairSchema)
+def verify_mfa(body):
+    """Finish signing in with the code from the authenticator app (each code works once)."""
+    answer = _identity().VerifyMfa(identity_pb2.VerifyMfaRequest(mfa_token=body["mfa_token"], code=body["code"].strip(), client_ip=client_ip()))
     return _pair(answer.tokens)
 
 
@@ -59,7 +83,8 @@ def login(body):
 @blp.arguments(RefreshSchema)
 @blp.response(200, TokenPairSchema)
 def refresh(body):
-    """Trade a refresh token for a new pair; the old refresh token stops working."""
+    """Trade a refresh token for a new pair; the old refresh token stops working, and using it
+    again ends the whole session."""
     answer = _identity().Refresh(identity_pb2.RefreshRequest(refresh_token=body["refresh_token"]))
     return _pair(answer.tokens)
 
@@ -69,7 +94,6 @@ def refresh(body):
 def logout():
     """End this sign-in session: its refresh tokens are revoked."""
     _identity().Logout(identity_pb2.LogoutRequest(), metadata=caller().metadata)
-    return None
 
 
 @public
@@ -77,7 +101,8 @@ def logout():
 @blp.arguments(ActivateSchema)
 @blp.response(200, ActivatedSchema)
 def activate(body):
-    """Set the password of a school-created account with its one-time activation code."""
+    """Set the password of a school-created account with its one-time activation code.
+    Common or guessable passwords get 400 weak_password."""
     answer = _identity().Activate(identity_pb2.ActivateRequest(activation_code=body["activation_code"], password=body["password"]))
     return {"login": answer.login}
 
@@ -86,7 +111,5 @@ def activate(body):
 @blp.route("/jwks.json", methods=["GET"])
 def jwks():
     """The public keys (JWKS, RFC 7517) that verify access tokens, for other relying parties."""
-    from flask import Response
-
     answer = _identity().GetJwks(identity_pb2.GetJwksRequest())
     return Response(answer.jwks_json, mimetype="application/jwk-set+json", headers={"Cache-Control": "public, max-age=300"})

@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from dziennik.gradebook.v1 import gradebook_pb2
-from gateway.security import caller
+from gateway.security import caller, require_access
 
 blp = Blueprint("grades", __name__, url_prefix="/api/v1", description="Oceny")
 
@@ -82,7 +82,9 @@ def record_grade(body):
 @blp.route("/students/<student_id>/grades", methods=["GET"])
 @blp.response(200, StudentGradesSchema)
 def student_grades(student_id):
-    """A student's grades by subject (the student, their parents, their school's staff)."""
+    """A student's grades by subject (the student, their parents, their teachers, the school's
+    secretary and principal). 402 where the school's policy puts grades in extended access."""
+    require_access(student_id, "grades")
     answer = _gradebook().ListStudentGrades(gradebook_pb2.ListStudentGradesRequest(student_id=student_id), metadata=caller().metadata)
     return {
         "student_id": answer.student_id,

@@ -1,11 +1,12 @@
-"""The signed-in user."""
+"""The signed-in user: who they are, their children and access, password and second factor."""
 from __future__ import annotations
 
 from flask import current_app
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from dziennik.identity.v1 import identity_pb2
+from gateway.api.admin import role_name
 from gateway.security import caller
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="Zalogowany użytkownik")
@@ -13,7 +14,7 @@ blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="Zalogowany
 
 class AccessSchema(Schema):
     tier = fields.String(metadata={"enum": ["basic", "extended"]})
-    valid_until = fields.Date(allow_none=True)
+    valid_until = fields.String(allow_none=True, metadata={"format": "date"})
 
 
 class ChildSchema(Schema):
@@ -34,28 +35,83 @@ class MeSchema(Schema):
     school_id = fields.String(allow_none=True)
     children = fields.List(fields.Nested(ChildSchema))
     access = fields.Nested(AccessSchema)
+    mfa_enabled = fields.Boolean()
+    mfa_enrollment_required = fields.Boolean(metadata={"description": "Staff must enrol TOTP before anything else works."})
 
 
-# Entitlements (extended access) arrive with the billing and identity issues; until then every
-# account has basic access, which is what this reports.
-BASIC_ACCESS = {"tier": "basic", "valid_until": None}
+class PasswordChangeSchema(Schema):
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    new_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
+class TotpEnrolmentSchema(Schema):
+    secret = fields.String()
+    otpauth_uri = fields.String()
+
+
+class TotpConfirmationSchema(Schema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^\s*\d{6}\s*$", error="Kod to 6 cyfr."))
+
+
+def _identity():
+    return current_app.extensions["backends"].identity
+
+
+def access(message) -> dict:
+    return {"tier": "extended" if message.tier == identity_pb2.TIER_EXTENDED else "basic", "valid_until": message.valid_until or None}
 
 
 @blp.route("", methods=["GET"])
 @blp.response(200, MeSchema)
 def me():
-    """Who is signed in, their roles, school and children."""
-    answer = current_app.extensions["backends"].identity.GetMe(identity_pb2.GetMeRequest(), metadata=caller().metadata)
+    """Who is signed in: roles, school, children with their class and access tier."""
+    answer = _identity().GetMe(identity_pb2.GetMeRequest(), metadata=caller().metadata)
     return {
         "id": answer.id,
         "login": answer.login,
         "first_name": answer.first_name,
         "last_name": answer.last_name,
-        "roles": [identity_pb2.Role.Name(r).removeprefix("ROLE_").lower() for r in answer.roles],
+        "roles": [role_name(r) for r in answer.roles],
         "school_id": answer.school_id or None,
         "children": [
-            {"student_id": c.student_id, "first_name": c.first_name, "last_name": c.last_name, "class_id": None, "class_name": None, "access": BASIC_ACCESS}
+            {
+                "student_id": c.student_id,
+                "first_name": c.first_name,
+                "last_name": c.last_name,
+                "class_id": c.class_id or None,
+                "class_name": c.class_name or None,
+                "access": access(c.access),
+            }
             for c in answer.children
         ],
-        "access": BASIC_ACCESS,
+        "access": access(answer.access),
+        "mfa_enabled": answer.mfa_enabled,
+        "mfa_enrollment_required": answer.mfa_enrollment_required,
     }
+
+
+@blp.route("/password", methods=["POST"])
+@blp.arguments(PasswordChangeSchema)
+@blp.response(204)
+def change_password(body):
+    """Change the password; every other session of the account ends."""
+    _identity().ChangePassword(
+        identity_pb2.ChangePasswordRequest(current_password=body["current_password"], new_password=body["new_password"]), metadata=caller().metadata
+    )
+
+
+@blp.route("/mfa/totp", methods=["POST"])
+@blp.response(200, TotpEnrolmentSchema)
+def enroll_totp():
+    """Start enrolling an authenticator app: a secret and an otpauth:// URI for a QR code."""
+    answer = _identity().EnrollTotp(identity_pb2.EnrollTotpRequest(), metadata=caller().metadata)
+    return {"secret": answer.secret, "otpauth_uri": answer.otpauth_uri}
+
+
+@blp.route("/mfa/totp/confirm", methods=["POST"])
+@blp.arguments(TotpConfirmationSchema)
+@blp.response(204)
+def confirm_totp(body):
+    """Turn the second factor on with a first code. Then refresh the tokens
+    (POST /auth/refresh): the new access token is no longer limited to enrolment."""
+    _identity().ConfirmTotp(identity_pb2.ConfirmTotpRequest(code=body["code"].strip()), metadata=caller().metadata)

@@ -9,7 +9,7 @@ from dziennik.gradebook.v1 import gradebook_pb2_grpc
 from dziennik.identity.v1 import identity_pb2, identity_pb2_grpc
 from platform_kit.auth import current_principal, service_metadata
 from services.gradebook.orm import Grade
-from services.gradebook.use_cases import Gradebook, Student
+from services.gradebook.use_cases import Gradebook, Student, Teaching
 
 
 class GradebookServicer(gradebook_pb2_grpc.GradebookServiceServicer):
@@ -19,6 +19,13 @@ class GradebookServicer(gradebook_pb2_grpc.GradebookServiceServicer):
     def CreateSubject(self, request, context):
         subject_id = self.gradebook.create_subject(current_principal(), request.name, request.short_name, request.school_id)
         return pb.CreateSubjectResponse(id=subject_id)
+
+    def ListSubjects(self, request, context):
+        subjects = self.gradebook.list_subjects(current_principal(), request.school_id)
+        return pb.ListSubjectsResponse(subjects=[_subject(s) for s in subjects])
+
+    def GetSubject(self, request, context):
+        return pb.GetSubjectResponse(subject=_subject(self.gradebook.get_subject(current_principal(), request.subject_id)))
 
     def RecordGrade(self, request, context):
         grade = self.gradebook.record_grade(
@@ -37,6 +44,10 @@ class GradebookServicer(gradebook_pb2_grpc.GradebookServiceServicer):
         )
 
 
+def _subject(subject) -> pb.Subject:
+    return pb.Subject(id=subject.id, name=subject.name, short_name=subject.short_name)
+
+
 def _grade_message(grade: Grade) -> pb.Grade:
     recorded_at = Timestamp()
     recorded_at.FromDatetime(grade.recorded_at)
@@ -53,14 +64,14 @@ def _grade_message(grade: Grade) -> pb.Grade:
     )
 
 
-class IdentityStudents:
-    """Looks students up in identity (the owner of people and parent links)."""
+class IdentityPeople:
+    """Asks identity (the owner of people, classes and links) with the service token."""
 
     def __init__(self, channel, service_token: str) -> None:
         self.stub = identity_pb2_grpc.IdentityServiceStub(channel)
         self.metadata = service_metadata(service_token)
 
-    def __call__(self, student_id: str) -> Student | None:
+    def student(self, student_id: str) -> Student | None:
         try:
             contacts = self.stub.GetStudentContacts(
                 identity_pb2.GetStudentContactsRequest(student_id=student_id), metadata=self.metadata
@@ -69,4 +80,16 @@ class IdentityStudents:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return None
             raise
-        return Student(id=contacts.student_id, school_id=contacts.school_id, parent_ids=frozenset(p.user_id for p in contacts.parents))
+        return Student(
+            id=contacts.student_id,
+            school_id=contacts.school_id,
+            class_id=contacts.class_id,
+            parent_ids=frozenset(p.user_id for p in contacts.parents),
+        )
+
+    def teaching(self, teacher_id: str) -> Teaching:
+        facts = self.stub.GetAuthorizationFacts(identity_pb2.GetAuthorizationFactsRequest(user_id=teacher_id), metadata=self.metadata)
+        return Teaching(
+            assignments=frozenset((t.class_id, t.subject_id) for t in facts.teaching),
+            homeroom_class_ids=frozenset(facts.homeroom_class_ids),
+        )

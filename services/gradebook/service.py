@@ -6,7 +6,7 @@ from pathlib import Path
 from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
 from platform_kit.grpc_server import Registration
 from platform_kit.service import Runtime, ServiceDefinition
-from services.gradebook.grpc_api import GradebookServicer, IdentityStudents
+from services.gradebook.grpc_api import GradebookServicer, IdentityPeople
 from services.gradebook.use_cases import Gradebook
 
 
@@ -16,8 +16,8 @@ class GradebookSettings(ServiceSettings):
 
 
 def grpc_services(runtime: Runtime) -> list[Registration]:
-    students = IdentityStudents(runtime.channel("identity"), runtime.settings.service_token)
-    return [Registration.of(GradebookServicer(Gradebook(runtime.database, students)))]
+    people = IdentityPeople(runtime.channel("identity"), runtime.settings.service_token)
+    return [Registration.of(GradebookServicer(Gradebook(runtime.database, people)))]
 
 
 DEFINITION = ServiceDefinition(

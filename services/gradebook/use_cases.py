@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -30,16 +30,33 @@ class Student:
 
     id: str
     school_id: str
+    class_id: str
     parent_ids: frozenset[str]
 
 
-StudentLookup = Callable[[str], Student | None]
+@dataclass(frozen=True)
+class Teaching:
+    """What a teacher teaches: (class, subject) pairs, and the classes they are homeroom teacher of."""
+
+    assignments: frozenset[tuple[str, str]]
+    homeroom_class_ids: frozenset[str]
+
+    def teaches_class(self, class_id: str) -> bool:
+        return class_id in self.homeroom_class_ids or any(c == class_id for c, _ in self.assignments)
+
+
+class People(Protocol):
+    """Identity's answers, as gradebook needs them."""
+
+    def student(self, student_id: str) -> Student | None: ...
+
+    def teaching(self, teacher_id: str) -> Teaching: ...
 
 
 class Gradebook:
-    def __init__(self, database: Database, find_student: StudentLookup) -> None:
+    def __init__(self, database: Database, people: People) -> None:
         self.database = database
-        self.find_student = find_student
+        self.people = people
 
     def create_subject(self, caller: Principal, name: str, short_name: str, school_id: str) -> str:
         if not caller.has_any_role("school_admin", "superadmin"):
@@ -55,12 +72,28 @@ class Gradebook:
             session.add(subject)
         return subject.id
 
+    def list_subjects(self, caller: Principal, school_id: str = "") -> list[Subject]:
+        school_id = school_id if "superadmin" in caller.roles else (caller.school_id or "")
+        if not caller.has_any_role("superadmin", *STAFF):
+            raise PermissionDenied("listę przedmiotów widzi personel szkoły")
+        with self.database.transaction() as session:
+            return list(session.scalars(select(Subject).where(Subject.school_id == school_id).order_by(Subject.name)))
+
+    def get_subject(self, caller: Principal, subject_id: str) -> Subject:
+        with self.database.transaction() as session:
+            subject = session.get(Subject, subject_id) if subject_id else None
+        if subject is None or not ("superadmin" in caller.roles or subject.school_id == caller.school_id):
+            raise NotFound("nie ma takiego przedmiotu")
+        return subject
+
     def record_grade(
         self, caller: Principal, student_id: str, subject_id: str, value: str, comment: str, request_id: str = "", category_id: str = ""
     ) -> Grade:
         if not caller.has_any_role(*GRADE_WRITERS):
             raise PermissionDenied("oceny wystawia nauczyciel")
         student = self._visible_student(caller, student_id)
+        if (student.class_id, subject_id) not in self.people.teaching(caller.user_id).assignments:
+            raise PermissionDenied("ocenę wystawia nauczyciel, który uczy tego przedmiotu w klasie ucznia")
         value = normalise_grade_value(value)
         if len(comment) > 1000:
             raise InvalidArgument("za długi komentarz", field_errors={"comment": "Komentarz: najwyżej 1000 znaków."})
@@ -125,13 +158,16 @@ class Gradebook:
         return list(by_subject.values())
 
     def _visible_student(self, caller: Principal, student_id: str) -> Student:
-        """The student if the caller may see them; NotFound otherwise (never reveal existence)."""
-        student = self.find_student(student_id) if student_id else None
+        """The student if the caller may see them — themself, their parents, the school's
+        secretary and principal, teachers of their class — else NotFound (never reveal existence)."""
+        student = self.people.student(student_id) if student_id else None
         if student is None:
             raise NotFound("nie ma takiego ucznia")
-        same_school = caller.school_id == student.school_id
         if caller.user_id == student.id or caller.user_id in student.parent_ids:
             return student
-        if same_school and caller.has_any_role(*STAFF):
-            return student
+        if caller.school_id == student.school_id:
+            if caller.has_any_role("school_admin", "principal"):
+                return student
+            if "teacher" in caller.roles and self.people.teaching(caller.user_id).teaches_class(student.class_id):
+                return student
         raise NotFound("nie ma takiego ucznia")

@@ -8,12 +8,15 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import jwt
+import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from platform_kit.auth import ACCESS_TOKEN_TYPE, AUDIENCE, ISSUER
+
+MFA_AUDIENCE = "dziennik-mfa"
 
 # OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
 PASSWORDS = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
@@ -53,6 +56,30 @@ def normalise_activation_code(code: str) -> str:
     return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
 
 
+TOTP_ISSUER = "Dziennik"
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def totp_uri(secret: str, login: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=login, issuer_name=TOTP_ISSUER)
+
+
+def accepted_totp_step(secret: str, code: str, last_step: int | None, now: datetime | None = None) -> int | None:
+    """The time step `code` belongs to (this one or a neighbour, for clock drift), or None.
+    A step at or before `last_step` was used already: a code is accepted once."""
+    code = "".join(ch for ch in code if ch.isdigit())
+    totp = pyotp.TOTP(secret)
+    moment = now or datetime.now(timezone.utc)
+    current = totp.timecode(moment)
+    for step in (current, current - 1, current + 1):
+        if (last_step is None or step > last_step) and secrets.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
 class SigningKeys:
     """Ed25519 private keys by key id; the newest signs, all of them verify."""
 
@@ -75,7 +102,17 @@ class SigningKeys:
             keys.append({**jwk, "kid": kid, "use": "sig", "alg": "EdDSA"})
         return json.dumps({"keys": keys})
 
-    def access_token(self, *, user_id: str, school_id: str | None, roles: list[str], session_id: str, ttl: timedelta) -> str:
+    def access_token(
+        self,
+        *,
+        user_id: str,
+        school_id: str | None,
+        roles: list[str],
+        session_id: str,
+        ttl: timedelta,
+        amr: tuple[str, ...] = ("pwd",),
+        mfa_enrollment_required: bool = False,
+    ) -> str:
         now = datetime.now(timezone.utc)
         claims = {
             "iss": ISSUER,
@@ -88,5 +125,25 @@ class SigningKeys:
             "school_id": school_id,
             "roles": roles,
             "sid": session_id,
+            "amr": list(amr),
+            "mfa_enrollment_required": mfa_enrollment_required,
         }
         return jwt.encode(claims, self._keys[self.current_kid], algorithm="EdDSA", headers={"kid": self.current_kid, "typ": "at+jwt"})
+
+    def mfa_token(self, *, user_id: str, ttl: timedelta) -> str:
+        """Proof that the password was right, good only for finishing the sign-in with a code."""
+        now = datetime.now(timezone.utc)
+        claims = {"iss": ISSUER, "aud": MFA_AUDIENCE, "sub": user_id, "iat": now, "exp": now + ttl, "typ": "mfa", "jti": uuid.uuid4().hex}
+        return jwt.encode(claims, self._keys[self.current_kid], algorithm="EdDSA", headers={"kid": self.current_kid})
+
+    def read_mfa_token(self, token: str) -> str | None:
+        """The user id in a valid, unexpired MFA token, else None."""
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            key = self._keys.get(kid)
+            if key is None:
+                return None
+            claims = jwt.decode(token, key.public_key(), algorithms=["EdDSA"], audience=MFA_AUDIENCE, issuer=ISSUER)
+        except jwt.PyJWTError:
+            return None
+        return claims["sub"] if claims.get("typ") == "mfa" else None

@@ -1,10 +1,13 @@
-"""Identity's gRPC entrypoint."""
+"""Identity's gRPC entrypoint: messages in, use cases, messages out."""
 from __future__ import annotations
 
 from dziennik.identity.v1 import identity_pb2 as pb
 from dziennik.identity.v1 import identity_pb2_grpc
 from platform_kit.auth import current_principal
-from services.identity.use_cases import Identity, TokenPair
+from services.identity.administration import NewAccount, SchoolAdministration
+from services.identity.directory import Access, Directory
+from services.identity.orm import SchoolClass, User
+from services.identity.sessions import Sessions, TokenPair
 
 
 def _tokens(pair: TokenPair) -> pb.TokenPair:
@@ -15,28 +18,79 @@ def _role(name: str) -> int:
     return pb.Role.Value(f"ROLE_{name.upper()}")
 
 
+def _role_name(value: int) -> str:
+    return pb.Role.Name(value).removeprefix("ROLE_").lower() if value else ""
+
+
+def _policy(value: int) -> str:
+    return pb.AccessPolicy.Name(value).removeprefix("ACCESS_POLICY_").lower() if value else ""
+
+
+def _access(access: Access) -> pb.Access:
+    return pb.Access(
+        tier=pb.TIER_EXTENDED if access.extended else pb.TIER_BASIC,
+        valid_until=access.valid_until.isoformat() if access.valid_until else "",
+    )
+
+
+def _class(klass: SchoolClass) -> pb.SchoolClass:
+    return pb.SchoolClass(
+        id=klass.id, school_id=klass.school_id, name=klass.name, school_year=klass.school_year, homeroom_teacher_id=klass.homeroom_teacher_id or ""
+    )
+
+
+def _account(account: NewAccount) -> pb.ImportedAccount:
+    user = account.user
+    return pb.ImportedAccount(
+        id=user.id, login=user.login, activation_code=account.activation_code, first_name=user.first_name, last_name=user.last_name, existing=account.existing
+    )
+
+
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
-    def __init__(self, identity: Identity) -> None:
-        self.identity = identity
+    def __init__(self, sessions: Sessions, administration: SchoolAdministration, directory: Directory) -> None:
+        self.sessions = sessions
+        self.administration = administration
+        self.directory = directory
+
+    # -- sign-in ---------------------------------------------------------------------------
 
     def Login(self, request, context):
-        return pb.LoginResponse(tokens=_tokens(self.identity.login(request.login, request.password)))
+        result = self.sessions.login(request.login, request.password, request.client_ip)
+        if result.tokens is None:
+            return pb.LoginResponse(mfa_required=True, mfa_token=result.mfa_token)
+        return pb.LoginResponse(tokens=_tokens(result.tokens))
+
+    def VerifyMfa(self, request, context):
+        return pb.VerifyMfaResponse(tokens=_tokens(self.sessions.verify_mfa(request.mfa_token, request.code, request.client_ip)))
 
     def Refresh(self, request, context):
-        return pb.RefreshResponse(tokens=_tokens(self.identity.refresh(request.refresh_token)))
+        return pb.RefreshResponse(tokens=_tokens(self.sessions.refresh(request.refresh_token)))
 
     def Logout(self, request, context):
-        self.identity.logout(current_principal())
+        self.sessions.logout(current_principal())
         return pb.LogoutResponse()
 
     def Activate(self, request, context):
-        return pb.ActivateResponse(login=self.identity.activate(request.activation_code, request.password))
+        return pb.ActivateResponse(login=self.sessions.activate(request.activation_code, request.password))
+
+    def ChangePassword(self, request, context):
+        self.sessions.change_password(current_principal(), request.current_password, request.new_password)
+        return pb.ChangePasswordResponse()
+
+    def EnrollTotp(self, request, context):
+        secret, uri = self.sessions.enroll_totp(current_principal())
+        return pb.EnrollTotpResponse(secret=secret, otpauth_uri=uri)
+
+    def ConfirmTotp(self, request, context):
+        self.sessions.confirm_totp(current_principal(), request.code)
+        return pb.ConfirmTotpResponse()
 
     def GetJwks(self, request, context):
-        return pb.GetJwksResponse(jwks_json=self.identity.jwks_json())
+        return pb.GetJwksResponse(jwks_json=self.sessions.jwks_json())
 
     def GetMe(self, request, context):
-        user, children = self.identity.me(current_principal())
+        me = self.directory.me(current_principal())
+        user = me.user
         return pb.GetMeResponse(
             id=user.id,
             login=user.login,
@@ -44,39 +98,125 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             last_name=user.last_name,
             roles=[_role(r) for r in user.role_names],
             school_id=user.school_id or "",
-            children=[pb.Child(student_id=c.id, first_name=c.first_name, last_name=c.last_name) for c in children],
+            children=[
+                pb.Child(
+                    student_id=c.student.id,
+                    first_name=c.student.first_name,
+                    last_name=c.student.last_name,
+                    class_id=c.klass.id if c.klass else "",
+                    class_name=c.klass.name if c.klass else "",
+                    access=_access(c.access),
+                )
+                for c in me.children
+            ],
+            access=_access(me.access),
+            mfa_enabled=me.mfa_enabled,
+            mfa_enrollment_required=me.mfa_enrollment_required,
         )
 
+    # -- school administration -------------------------------------------------------------------
+
     def CreateSchool(self, request, context):
-        return pb.CreateSchoolResponse(id=self.identity.create_school(current_principal(), request.name))
+        return pb.CreateSchoolResponse(id=self.administration.create_school(current_principal(), request.name, _policy(request.access_policy)))
+
+    def UpdateSchool(self, request, context):
+        self.administration.set_access_policy(current_principal(), request.school_id, _policy(request.access_policy))
+        return pb.UpdateSchoolResponse()
 
     def ListSchools(self, request, context):
-        schools = self.identity.list_schools(current_principal())
-        return pb.ListSchoolsResponse(schools=[pb.School(id=s.id, name=s.name) for s in schools])
+        schools = self.administration.list_schools(current_principal())
+        return pb.ListSchoolsResponse(
+            schools=[pb.School(id=s.id, name=s.name, access_policy=pb.AccessPolicy.Value(f"ACCESS_POLICY_{s.access_policy.upper()}")) for s in schools]
+        )
 
     def CreateUser(self, request, context):
-        role = pb.Role.Name(request.role).removeprefix("ROLE_").lower() if request.role else ""
-        user, code = self.identity.create_user(
+        account = self.administration.create_user(
             current_principal(),
-            role=role,
+            role=_role_name(request.role),
             first_name=request.first_name,
             last_name=request.last_name,
             school_id=request.school_id,
             email=request.email,
             phone=request.phone,
+            class_id=request.class_id,
+            children=list(request.children),
         )
-        return pb.CreateUserResponse(id=user.id, login=user.login, activation_code=code)
+        return pb.CreateUserResponse(id=account.user.id, login=account.user.login, activation_code=account.activation_code)
+
+    def ListUsers(self, request, context):
+        users = self.administration.list_users(current_principal(), request.school_id, _role_name(request.role), request.class_id)
+        return pb.ListUsersResponse(users=[_user(user, class_id) for user, class_id in users])
 
     def LinkParent(self, request, context):
-        self.identity.link_parent(current_principal(), request.parent_id, request.student_id)
+        self.administration.link_parent(current_principal(), request.parent_id, request.student_id)
         return pb.LinkParentResponse()
 
+    def CreateClass(self, request, context):
+        class_id = self.administration.create_class(
+            current_principal(), request.name, request.school_year, request.homeroom_teacher_id, request.school_id
+        )
+        return pb.CreateClassResponse(id=class_id)
+
+    def UpdateClass(self, request, context):
+        klass = self.administration.update_class(
+            current_principal(),
+            request.class_id,
+            request.name if request.HasField("name") else None,
+            request.homeroom_teacher_id if request.HasField("homeroom_teacher_id") else None,
+        )
+        return pb.UpdateClassResponse(**{"class": _class(klass)})
+
+    def ListClasses(self, request, context):
+        return pb.ListClassesResponse(classes=[_class(k) for k in self.administration.list_classes(current_principal(), request.school_id)])
+
+    def ImportClassList(self, request, context):
+        rows = self.administration.import_class_list(current_principal(), request.class_id, request.csv)
+        return pb.ImportClassListResponse(
+            students=[pb.ImportedStudent(row=r.row, student=_account(r.student), parents=[_account(p) for p in r.parents]) for r in rows]
+        )
+
+    def CreateTeachingAssignment(self, request, context):
+        assignment_id = self.administration.assign_teaching(current_principal(), request.teacher_id, request.class_id, request.subject_id)
+        return pb.CreateTeachingAssignmentResponse(id=assignment_id)
+
+    # -- facts ----------------------------------------------------------------------------------
+
     def GetStudentContacts(self, request, context):
-        student, parents = self.identity.student_contacts(current_principal(), request.student_id)
+        student, parents, klass = self.directory.student_contacts(current_principal(), request.student_id)
         return pb.GetStudentContactsResponse(
             student_id=student.id,
             school_id=student.school_id or "",
             first_name=student.first_name,
             last_name=student.last_name,
             parents=[pb.Contact(user_id=p.id, first_name=p.first_name, last_name=p.last_name, phone=p.phone) for p in parents],
+            class_id=klass.id if klass else "",
+            class_name=klass.name if klass else "",
         )
+
+    def GetAuthorizationFacts(self, request, context):
+        facts = self.directory.authorization_facts(current_principal(), request.user_id)
+        return pb.GetAuthorizationFactsResponse(
+            user_id=facts.user.id,
+            school_id=facts.user.school_id or "",
+            roles=[_role(r) for r in facts.user.role_names],
+            children=facts.children,
+            teaching=[pb.TeachingAssignment(class_id=c, subject_id=s) for c, s in facts.teaching],
+            homeroom_class_ids=facts.homeroom_class_ids,
+            class_id=facts.class_id,
+        )
+
+    def CheckAccess(self, request, context):
+        return pb.CheckAccessResponse(access=_access(self.directory.check_access(current_principal(), request.student_id, request.feature)))
+
+
+def _user(user: User, class_id: str) -> pb.User:
+    return pb.User(
+        id=user.id,
+        login=user.login,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        roles=[_role(r) for r in user.role_names],
+        school_id=user.school_id or "",
+        class_id=class_id,
+        activated=user.password_hash is not None,
+    )

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, MetaData, String, Text
+from datetime import date
+
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from platform_kit.bus import define_bus_tables
@@ -22,6 +24,8 @@ class School(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     access_policy: Mapped[str] = mapped_column(String(20), default="brochure")
+    # Features that need extended access in this school, from its policy preset (data, not code).
+    extended_features: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -39,6 +43,10 @@ class User(Base):
     activation_code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
     activation_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The last TOTP time step accepted: a code is accepted once.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
     roles: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
     @property
@@ -71,6 +79,8 @@ class RefreshToken(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # How the session was authenticated (RFC 8176 values): "pwd" or "pwd otp".
+    amr: Mapped[str] = mapped_column(String(40), default="pwd")
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
@@ -82,3 +92,59 @@ class SigningKey(Base):
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
     private_pem: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SchoolClass(Base):
+    __tablename__ = "classes"
+    __table_args__ = (UniqueConstraint("school_id", "school_year", "name", name="uq_class_name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"), index=True)
+    name: Mapped[str] = mapped_column(String(20))
+    school_year: Mapped[str] = mapped_column(String(9))
+    homeroom_teacher_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+
+class Enrolment(Base):
+    """A student in a class for its school year (one class per student and year)."""
+
+    __tablename__ = "enrolments"
+    __table_args__ = (UniqueConstraint("student_id", "school_year", name="uq_enrolment_year"),)
+
+    student_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    class_id: Mapped[str] = mapped_column(ForeignKey("classes.id"), primary_key=True, index=True)
+    school_year: Mapped[str] = mapped_column(String(9))
+
+
+class TeachingAssignment(Base):
+    """A teacher teaches a subject (gradebook's id) in a class."""
+
+    __tablename__ = "teaching_assignments"
+    __table_args__ = (UniqueConstraint("teacher_id", "class_id", "subject_id", name="uq_teaching"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    teacher_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    class_id: Mapped[str] = mapped_column(ForeignKey("classes.id"), index=True)
+    subject_id: Mapped[str] = mapped_column(String(36))
+
+
+class Entitlement(Base):
+    """Extended access of a holder (a parent, or the student themself) to one student's data."""
+
+    __tablename__ = "entitlements"
+
+    holder_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    student_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    valid_until: Mapped[date] = mapped_column(Date)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins counted per key ("account+address:…" or "address:…")."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

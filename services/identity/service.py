@@ -7,11 +7,14 @@ from pathlib import Path
 
 from pydantic import Field
 
+from platform_kit.bus.consumer import Consumer, Subscription
 from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
 from platform_kit.grpc_server import Registration
 from platform_kit.service import Runtime, ServiceDefinition
+from services.identity.administration import SchoolAdministration
+from services.identity.directory import PAYMENT_SETTLED, Directory
 from services.identity.grpc_api import IdentityServicer
-from services.identity.use_cases import Identity
+from services.identity.sessions import Sessions
 
 
 class IdentitySettings(ServiceSettings):
@@ -24,9 +27,9 @@ class IdentitySettings(ServiceSettings):
 
 
 @cache
-def identity(runtime: Runtime) -> Identity:
+def sessions(runtime: Runtime) -> Sessions:
     settings: IdentitySettings = runtime.settings  # type: ignore[assignment]
-    return Identity(
+    return Sessions(
         runtime.database,
         access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
         refresh_ttl=timedelta(days=settings.refresh_token_ttl_days),
@@ -35,13 +38,27 @@ def identity(runtime: Runtime) -> Identity:
 
 def on_start(runtime: Runtime) -> None:
     settings: IdentitySettings = runtime.settings  # type: ignore[assignment]
-    identity(runtime).ensure_signing_key()
+    sessions(runtime).ensure_signing_key()
     if settings.admin_login and settings.admin_password:
-        identity(runtime).ensure_superadmin(settings.admin_login, settings.admin_password)
+        sessions(runtime).ensure_superadmin(settings.admin_login, settings.admin_password)
 
 
 def grpc_services(runtime: Runtime) -> list[Registration]:
-    return [Registration.of(IdentityServicer(identity(runtime)))]
+    servicer = IdentityServicer(sessions(runtime), SchoolAdministration(runtime.database), Directory(runtime.database))
+    return [Registration.of(servicer)]
+
+
+def consumers(runtime: Runtime) -> list[Consumer]:
+    directory = Directory(runtime.database)
+    return [
+        Consumer(
+            "identity.entitlements",
+            runtime.database,
+            runtime.settings.amqp_url,
+            [Subscription(PAYMENT_SETTLED, directory.on_payment_settled)],
+            retry_delays_ms=tuple(runtime.settings.retry_delays_ms),
+        )
+    ]
 
 
 DEFINITION = ServiceDefinition(
@@ -49,7 +66,8 @@ DEFINITION = ServiceDefinition(
     settings_class=IdentitySettings,
     migrations=Path(__file__).parent / "migrations",
     grpc=grpc_services,
+    consumers=consumers,
     on_start=on_start,
     # identity verifies tokens with its own keys instead of asking itself over gRPC
-    jwks_source=lambda runtime: identity(runtime).jwks_json(),
+    jwks_source=lambda runtime: sessions(runtime).jwks_json(),
 )

@@ -82,7 +82,27 @@ def test_malformed_phone_names_the_phone_field(raw):
 
 @pytest.mark.parametrize("length", [8, 9, 63, 64])
 def test_password_length_accepted(length):
-    check_password("p" * length)  # no exception
+    check_password(("kV7#mQ2$wZ" * 7)[:length])  # no exception
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["haslo1234", "Password1!", "qwertyuiop", "słoneczko123456", "Katarzyna1985!", "Warszawa2024!", "12345678"],
+)
+def test_common_or_guessable_passwords_are_weak(password):
+    with pytest.raises(InvalidArgument) as caught:
+        check_password(password)
+    assert caught.value.code == "weak_password" and "password" in caught.value.field_errors
+
+
+def test_a_password_made_of_the_accounts_own_data_is_weak():
+    check_password("Wrzesniewska#1985")  # fine for somebody else
+    with pytest.raises(InvalidArgument):
+        check_password("Wrzesniewska#1985", personal=("bogumila", "wrzesniewska"))
+
+
+def test_a_passphrase_of_unrelated_words_is_accepted():
+    check_password("ptaszek-na-zielonym-rowerze")
 
 
 @pytest.mark.parametrize("length", [0, 7, 65, 200])

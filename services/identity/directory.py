@@ -1,0 +1,216 @@
+"""Who is who, and who may see what: the facts the gateway and other services authorize with,
+and extended access (entitlements) bought through billing."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dziennik.billing.v1 import events_pb2 as billing_events
+from dziennik.identity.v1 import events_pb2
+from platform_kit.auth import Principal
+from platform_kit.bus import Event, EventType, record_event
+from platform_kit.db import Database
+from platform_kit.errors import ExtendedAccessRequired, NotFound, Unauthenticated
+from services.identity import access, people
+from services.identity.common import ACCESS_EXTENDED, now
+from services.identity.orm import Enrolment, Entitlement, ParentLink, School, SchoolClass, TeachingAssignment, User
+
+log = logging.getLogger(__name__)
+
+PAYMENT_SETTLED = EventType("billing.payment_settled.v1", billing_events.PaymentSettled)
+SCHOOL_TIME = ZoneInfo("Europe/Warsaw")
+
+
+def today() -> date:
+    return datetime.now(SCHOOL_TIME).date()
+
+
+@dataclass(frozen=True)
+class Access:
+    extended: bool
+    valid_until: date | None  # None with extended: no end (staff)
+
+
+STAFF_ACCESS = Access(True, None)
+NO_ACCESS = Access(False, None)
+
+
+@dataclass(frozen=True)
+class ChildView:
+    student: User
+    klass: SchoolClass | None
+    access: Access
+
+
+@dataclass(frozen=True)
+class Me:
+    user: User
+    children: list[ChildView]
+    access: Access
+    mfa_enabled: bool
+    mfa_enrollment_required: bool
+
+
+@dataclass(frozen=True)
+class Facts:
+    user: User
+    children: list[str]
+    teaching: list[tuple[str, str]]
+    homeroom_class_ids: list[str]
+    class_id: str
+
+
+class Directory:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def me(self, caller: Principal) -> Me:
+        with self.database.transaction() as session:
+            user = session.get(User, caller.user_id)
+            if user is None:
+                raise Unauthenticated("konto nie istnieje")
+            children = [
+                ChildView(child, _class_of(session, child.id), _entitlement(session, user.id, child.id))
+                for child in session.scalars(
+                    select(User).join(ParentLink, ParentLink.student_id == User.id).where(ParentLink.parent_id == user.id).order_by(User.first_name)
+                )
+            ]
+            return Me(
+                user=user,
+                children=children,
+                access=_own_access(session, user, children),
+                mfa_enabled=user.totp_confirmed_at is not None,
+                mfa_enrollment_required=caller.mfa_enrollment_required,
+            )
+
+    def student_contacts(self, caller: Principal, student_id: str) -> tuple[User, list[User], SchoolClass | None]:
+        """The student, their parents and class; for services and the school's staff."""
+        with self.database.transaction() as session:
+            student = _student(session, student_id)
+            staff_here = caller.school_id == student.school_id and caller.has_any_role(*people.STAFF_ROLES)
+            if not (caller.is_service or staff_here):
+                raise NotFound("nie ma takiego ucznia")
+            parents = list(
+                session.scalars(select(User).join(ParentLink, ParentLink.parent_id == User.id).where(ParentLink.student_id == student.id))
+            )
+            return student, parents, _class_of(session, student.id)
+
+    def authorization_facts(self, caller: Principal, user_id: str) -> Facts:
+        """What `user_id` may touch; for services, and for a user asking about themself."""
+        if not (caller.is_service or caller.user_id == user_id):
+            raise NotFound("nie ma takiego użytkownika")
+        with self.database.transaction() as session:
+            user = session.get(User, user_id) if user_id else None
+            if user is None:
+                raise NotFound("nie ma takiego użytkownika")
+            children = list(session.scalars(select(ParentLink.student_id).where(ParentLink.parent_id == user.id)))
+            teaching = [
+                (a.class_id, a.subject_id) for a in session.scalars(select(TeachingAssignment).where(TeachingAssignment.teacher_id == user.id))
+            ]
+            homeroom = list(session.scalars(select(SchoolClass.id).where(SchoolClass.homeroom_teacher_id == user.id)))
+            klass = _class_of(session, user.id)
+            return Facts(user, children, teaching, homeroom, klass.id if klass else "")
+
+    def check_access(self, caller: Principal, student_id: str, feature: str) -> Access:
+        """May the caller use `feature` of this student's data? 404 for a student the caller may
+        not see; 402 when the school's policy asks for extended access the caller lacks."""
+        with self.database.transaction() as session:
+            student = _student(session, student_id)
+            school = session.get(School, student.school_id)
+            if caller.is_service or (caller.school_id == student.school_id and caller.has_any_role(*people.STAFF_ROLES)):
+                return STAFF_ACCESS  # staff's object-level checks are the data service's
+            own = caller.user_id == student.id
+            parent = session.get(ParentLink, (caller.user_id, student.id)) is not None
+            if not (own or parent):
+                raise NotFound("nie ma takiego ucznia")
+            granted = _entitlement(session, caller.user_id, student.id)
+            if feature in (school.extended_features or []) and not granted.extended:
+                raise ExtendedAccessRequired(
+                    "ta funkcja wymaga dostępu rozszerzonego (22 zł na 12 miesięcy)" if parent else "ta funkcja wymaga dostępu rozszerzonego"
+                )
+            return granted
+
+    # -- events -----------------------------------------------------------------------------------
+
+    def on_payment_settled(self, session: Session, event: Event) -> None:
+        """Extended access paid: the parent's for that child and the child's own account, for
+        the same period, counted from the current end while it is still valid."""
+        payment: billing_events.PaymentSettled = event.message
+        if payment.product != "extended_access":
+            return
+        months = payment.period_months or 12
+        student = session.get(User, payment.student_id)
+        if student is None or "student" not in student.role_names:
+            log.error("PaymentSettled %s names no student (%s); nothing extended", event.event_id, payment.student_id)
+            return
+        day = today()
+        holders = [payment.parent_id] if payment.parent_id else []
+        parent_until = None
+        for holder_id in holders:
+            parent_until = _extend(session, holder_id, student.id, access.extended_until(_valid_until(session, holder_id, student.id), day, months))
+        own = access.extended_until(_valid_until(session, student.id, student.id), day, months)
+        _extend(session, student.id, student.id, max(own, parent_until) if parent_until else own)
+        record_event(
+            session,
+            ACCESS_EXTENDED,
+            events_pb2.AccessExtended(
+                school_id=student.school_id or "",
+                parent_id=payment.parent_id,
+                student_id=student.id,
+                valid_until=(parent_until or own).isoformat(),
+                product=payment.product,
+                payment_event_id=event.event_id,
+            ),
+            school_id=student.school_id,
+            subject=student.id,
+        )
+
+
+def _student(session: Session, student_id: str) -> User:
+    student = session.get(User, student_id) if student_id else None
+    if student is None or "student" not in student.role_names:
+        raise NotFound("nie ma takiego ucznia")
+    return student
+
+
+def _class_of(session: Session, student_id: str) -> SchoolClass | None:
+    """The student's class in the latest school year they are enrolled in."""
+    return session.scalar(
+        select(SchoolClass).join(Enrolment, Enrolment.class_id == SchoolClass.id).where(Enrolment.student_id == student_id).order_by(Enrolment.school_year.desc())
+    )
+
+
+def _valid_until(session: Session, holder_id: str, student_id: str) -> date | None:
+    entitlement = session.get(Entitlement, (holder_id, student_id))
+    return entitlement.valid_until if entitlement else None
+
+
+def _entitlement(session: Session, holder_id: str, student_id: str) -> Access:
+    until = _valid_until(session, holder_id, student_id)
+    return Access(access.is_extended(until, today()), until)
+
+
+def _extend(session: Session, holder_id: str, student_id: str, until: date) -> date:
+    entitlement = session.get(Entitlement, (holder_id, student_id))
+    if entitlement is None:
+        session.add(Entitlement(holder_id=holder_id, student_id=student_id, valid_until=until, updated_at=now()))
+    else:
+        entitlement.valid_until = until
+        entitlement.updated_at = now()
+    session.flush()
+    return until
+
+
+def _own_access(session: Session, user: User, children: list[ChildView]) -> Access:
+    roles = set(user.role_names)
+    if roles & set(people.STAFF_ROLES) or "superadmin" in roles:
+        return STAFF_ACCESS
+    if "student" in roles:
+        return _entitlement(session, user.id, user.id)
+    extended = [c.access.valid_until for c in children if c.access.extended]
+    return Access(True, max(extended)) if extended else NO_ACCESS
