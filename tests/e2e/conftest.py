@@ -9,7 +9,7 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ import requests
 
 from platform_kit.grpc_client import open_channel
 from tests.conftest import create_database, create_vhost, delete_vhost, drop_database
-from tools.seed import Seeder
+from tools.seed import Person, Seeder
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ["identity", "gradebook", "attendance", "messaging", "billing", "notify"]
@@ -36,9 +36,9 @@ class System:
     env: dict[str, str]
     var_dir: Path
     log: Path
-    admin_login: str
-    admin_password: str
+    operator: Person
     base_port: int
+    _tokens: dict[str, str] = field(default_factory=dict)
 
     def metrics_url(self, process: str) -> str:
         """honcho gives the n-th Procfile process $PORT = base + 100·n; services serve /metrics there."""
@@ -58,8 +58,53 @@ class System:
     def logs(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
+    def sign_in(self, person: Person, address: str = "") -> dict[str, str]:
+        """Sign in through the gateway as a user would (with the TOTP code for staff); returns
+        the token pair."""
+        headers = {"X-Forwarded-For": address or fresh_address()}
+        answer = requests.post(f"{self.url}/api/v1/auth/login", json={"login": person.login, "password": person.password}, headers=headers, timeout=10)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        if body.get("mfa_required"):
+            answer = requests.post(
+                f"{self.url}/api/v1/auth/mfa", json={"mfa_token": body["mfa_token"], "code": person.next_code()}, headers=headers, timeout=10
+            )
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+        assert body["token_type"] == "Bearer" and body["expires_in"] > 0 and body["refresh_token"]
+        return body
 
-@pytest.fixture(scope="module")
+    def headers(self, person: Person) -> dict[str, str]:
+        """An Authorization header for `person`, signing in once per test run (a TOTP code
+        works once, so staff can sign in only about twice in 30 seconds)."""
+        if person.login not in self._tokens:
+            self._tokens[person.login] = self.sign_in(person)["access_token"]
+        return {"Authorization": f"Bearer {self._tokens[person.login]}"}
+
+    def publish(self, routing_key: str, message, message_id: str) -> None:
+        """Put an event on the bus as its producer's relay would."""
+        import pika
+
+        connection = pika.BlockingConnection(pika.URLParameters(self.env["AMQP_URL"]))
+        try:
+            channel = connection.channel()
+            channel.confirm_delivery()
+            channel.basic_publish(
+                "dziennik.events",
+                routing_key,
+                message.SerializeToString(),
+                properties=pika.BasicProperties(message_id=message_id, type=routing_key, delivery_mode=2, timestamp=int(time.time())),
+            )
+        finally:
+            connection.close()
+
+
+def fresh_address() -> str:
+    """A client address of its own, so one test's failed sign-ins never throttle another's."""
+    return f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+
+
+@pytest.fixture(scope="session")
 def system(tmp_path_factory) -> System:
     var_dir = tmp_path_factory.mktemp("var")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -77,6 +122,9 @@ def system(tmp_path_factory) -> System:
         "DZIENNIK_ADMIN_PASSWORD": secrets.token_urlsafe(12),
         "DZIENNIK_SERVICE_TOKEN": secrets.token_urlsafe(24),
         "NOTIFY_RETRY_DELAYS_MS": "[500, 2000]",
+        "IDENTITY_RETRY_DELAYS_MS": "[500, 2000]",
+        # Tests speak for several client addresses through X-Forwarded-For.
+        "GATEWAY_TRUSTED_PROXIES": "1",
         "PYTHONUNBUFFERED": "1",
     }
     for service in SERVICES:
@@ -92,7 +140,7 @@ def system(tmp_path_factory) -> System:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    system = System(f"http://127.0.0.1:{gateway_port}", env, var_dir, log, env["DZIENNIK_ADMIN_LOGIN"], env["DZIENNIK_ADMIN_PASSWORD"], base_port)
+    system = System(f"http://127.0.0.1:{gateway_port}", env, var_dir, log, Person("", env["DZIENNIK_ADMIN_LOGIN"], env["DZIENNIK_ADMIN_PASSWORD"]), base_port)
     try:
         _wait_ready(system, honcho, timeout=120)
         yield system

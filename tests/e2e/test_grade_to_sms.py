@@ -16,30 +16,25 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def school(system):
-    """A school with a secretary, a teacher, a student and a parent with a phone, set up over gRPC."""
+    """A statutory-policy school (grades free) with a secretary, a teacher of maths in 1A, a
+    student of 1A and her parent with a phone, set up over gRPC."""
     seeder = system.seeder()
-    admin = seeder.sign_in(system.admin_login, system.admin_password)
-    school_id = seeder.school(admin, f"Szkoła testowa {uuid.uuid4().hex[:6]}")
+    operator = seeder.sign_in(system.operator)
+    school_id = seeder.school(operator, f"Szkoła testowa {uuid.uuid4().hex[:6]}", policy="statutory")
     password = "Test-haslo-" + uuid.uuid4().hex[:8]
-    secretary = seeder.person(admin, school_id, "school_admin", "Barbara", "Sekretarska", password)
-    teacher = seeder.person(admin, school_id, "teacher", "Tomasz", "Nauczycielski", password)
-    student = seeder.person(admin, school_id, "student", "Zofia", "Żółkiewska", password)
-    parent = seeder.person(admin, school_id, "parent", "Anna", "Żółkiewska", password, phone="+48601234567")
-    seeder.link(admin, parent, student)
-    subject_id = seeder.subject(seeder.sign_in(secretary.login, password), "Matematyka")
-    return {"teacher": teacher, "student": student, "parent": parent, "subject_id": subject_id}
-
-
-def login(system, person) -> dict:
-    answer = requests.post(f"{system.url}/api/v1/auth/login", json={"login": person.login, "password": person.password}, timeout=10)
-    assert answer.status_code == 200, answer.text
-    tokens = answer.json()
-    assert tokens["token_type"] == "Bearer" and tokens["expires_in"] > 0 and tokens["refresh_token"]
-    return {"Authorization": f"Bearer {tokens['access_token']}"}
+    secretary = seeder.person(operator, school_id, "school_admin", "Barbara", "Sekretarska", password)
+    office = seeder.sign_in(secretary)
+    teacher = seeder.person(office, school_id, "teacher", "Tomasz", "Nauczycielski", password)
+    class_id = seeder.school_class(office, school_id, "1A", "2026/2027")
+    student = seeder.person(office, school_id, "student", "Zofia", "Żółkiewska", password, class_id=class_id)
+    parent = seeder.person(office, school_id, "parent", "Anna", "Żółkiewska", password, phone="+48601234567", children=(student,))
+    subject_id = seeder.subject(office, "Matematyka")
+    seeder.assign(office, teacher, class_id, subject_id)
+    return {"teacher": teacher, "student": student, "parent": parent, "subject_id": subject_id, "class_id": class_id}
 
 
 def test_a_grade_recorded_by_a_teacher_reaches_the_parent_once_by_sms(system, school):
-    teacher = login(system, school["teacher"])
+    teacher = system.headers(school["teacher"])
     request_id = f"e2e-{uuid.uuid4().hex}"
     recorded = requests.post(
         f"{system.url}/api/v1/grades",
@@ -53,9 +48,9 @@ def test_a_grade_recorded_by_a_teacher_reaches_the_parent_once_by_sms(system, sc
     assert grade["value"] == "4+" and grade["student_id"] == school["student"].id
 
     # The parent reads it back through the gateway.
-    parent = login(system, school["parent"])
+    parent = system.headers(school["parent"])
     me = requests.get(f"{system.url}/api/v1/me", headers=parent, timeout=10).json()
-    assert [c["student_id"] for c in me["children"]] == [school["student"].id]
+    assert [(c["student_id"], c["class_name"]) for c in me["children"]] == [(school["student"].id, "1A")]
     grades = requests.get(f"{system.url}/api/v1/students/{school['student'].id}/grades", headers=parent, timeout=10)
     assert grades.status_code == 200, grades.text
     [subject] = grades.json()["subjects"]
@@ -78,7 +73,7 @@ def test_a_grade_recorded_by_a_teacher_reaches_the_parent_once_by_sms(system, sc
 
 
 def test_every_process_kind_reports_metrics(system, school):
-    teacher = login(system, school["teacher"])
+    teacher = system.headers(school["teacher"])
     requests.get(f"{system.url}/api/v1/students/{school['student'].id}/grades", headers=teacher, timeout=10)
     gateway = requests.get(f"{system.url}/metrics", timeout=10).text
     assert 'http_requests_total{endpoint="/api/v1/students/<student_id>/grades",method="GET",status="200"}' in gateway
@@ -95,15 +90,15 @@ def test_identity_publishes_the_keys_that_verify_access_tokens(system, school):
 
     keys = requests.get(f"{system.url}/api/v1/auth/jwks.json", timeout=10)
     assert keys.status_code == 200 and keys.headers["Content-Type"].startswith("application/jwk-set+json")
-    token = login(system, school["parent"])["Authorization"].split()[1]
+    token = system.sign_in(school["parent"])["access_token"]
     header = jwt.get_unverified_header(token)
     [key] = [k for k in keys.json()["keys"] if k["kid"] == header["kid"]]
     claims = jwt.decode(token, jwt.PyJWK(key).key, algorithms=["EdDSA"], audience="dziennik", issuer="dziennik-identity")
     assert claims["sub"] == school["parent"].id and claims["typ"] == "access" and claims["roles"] == ["parent"]
 
 
-def test_someone_elses_child_is_not_found_and_bad_input_changes_nothing(system, school):
-    teacher = login(system, school["teacher"])
+def test_bad_input_and_unknown_students_change_nothing(system, school):
+    teacher = system.headers(school["teacher"])
     before = len(system.sms_lines())
     bad = requests.post(
         f"{system.url}/api/v1/grades",
@@ -118,15 +113,30 @@ def test_someone_elses_child_is_not_found_and_bad_input_changes_nothing(system, 
     unknown = requests.get(f"{system.url}/api/v1/students/{uuid.uuid4()}/grades", headers=teacher, timeout=10)
     assert unknown.status_code == 404 and unknown.json()["code"] == "not_found"
 
-    wrong_password = requests.post(
-        f"{system.url}/api/v1/auth/login", json={"login": school["teacher"].login, "password": "wrong-password"}, timeout=10
-    )
-    no_such_login = requests.post(f"{system.url}/api/v1/auth/login", json={"login": "nobody.here", "password": "wrong-password"}, timeout=10)
-    assert wrong_password.status_code == no_such_login.status_code == 401
-    assert wrong_password.json()["code"] == no_such_login.json()["code"] == "invalid_credentials"
-
-    parent = login(system, school["parent"])
+    parent = system.headers(school["parent"])
     grades = requests.get(f"{system.url}/api/v1/students/{school['student'].id}/grades", headers=parent, timeout=10).json()
     assert all(g["value"] != "7" for s in grades["subjects"] for g in s["grades"])
     time.sleep(1)
     assert len(system.sms_lines()) == before
+
+
+def test_only_the_teacher_of_that_class_and_subject_records_grades(system, school):
+    seeder = system.seeder()
+    operator = seeder.sign_in(system.operator)
+    # Another teacher of the same school, teaching nothing in 1A.
+    school_id = requests.get(f"{system.url}/api/v1/me", headers=system.headers(school["teacher"]), timeout=10).json()["school_id"]
+    other = seeder.person(operator, school_id, "teacher", "Olga", "Obca", "Inne-haslo-" + uuid.uuid4().hex[:6])
+    answer = requests.post(
+        f"{system.url}/api/v1/grades",
+        json={"student_id": school["student"].id, "subject_id": school["subject_id"], "value": "1"},
+        headers=system.headers(other),
+        timeout=10,
+    )
+    assert answer.status_code == 404  # a teacher of other classes may not even see the student
+    parent_tries = requests.post(
+        f"{system.url}/api/v1/grades",
+        json={"student_id": school["student"].id, "subject_id": school["subject_id"], "value": "6"},
+        headers=system.headers(school["parent"]),
+        timeout=10,
+    )
+    assert parent_tries.status_code == 403 and parent_tries.json()["code"] == "forbidden"
