@@ -33,7 +33,7 @@ class ActivateSchema(Schema):
 class TokenPairSchema(Schema):
     access_token = fields.String()
     refresh_token = fields.String()
-    token_type = fields.String(dump_default="Bearer")
+    token_type = fields.String(metadata={"example": "Bearer"})
     expires_in = fields.Integer()
 
 
