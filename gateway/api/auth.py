@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from dziennik.identity.v1 import identity_pb2
+from gateway.api.schemas import password_field, totp_code_field
 from gateway.security import caller, client_ip, public
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Logowanie i sesje")
@@ -13,12 +14,12 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Logowa
 
 class LoginSchema(Schema):
     login = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    password = fields.String(required=True, validate=validate.Length(min=1, max=1024), load_only=True)
+    password = password_field()
 
 
 class MfaSchema(Schema):
     mfa_token = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    code = fields.String(required=True, validate=validate.Regexp(r"^\s*\d{6}\s*$", error="Kod to 6 cyfr."))
+    code = totp_code_field()
 
 
 class RefreshSchema(Schema):
@@ -27,7 +28,7 @@ class RefreshSchema(Schema):
 
 class ActivateSchema(Schema):
     activation_code = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    password = password_field()
 
 
 class TokenPairSchema(Schema):

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
 from dziennik.identity.v1 import identity_pb2
 from gateway.api.admin import role_name
+from gateway.api.schemas import password_field, totp_code_field
 from gateway.security import caller
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="Zalogowany użytkownik")
@@ -40,8 +41,8 @@ class MeSchema(Schema):
 
 
 class PasswordChangeSchema(Schema):
-    current_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
-    new_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    current_password = password_field()
+    new_password = password_field()
 
 
 class TotpEnrolmentSchema(Schema):
@@ -50,7 +51,7 @@ class TotpEnrolmentSchema(Schema):
 
 
 class TotpConfirmationSchema(Schema):
-    code = fields.String(required=True, validate=validate.Regexp(r"^\s*\d{6}\s*$", error="Kod to 6 cyfr."))
+    code = totp_code_field()
 
 
 def _identity():

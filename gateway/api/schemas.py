@@ -1,5 +1,5 @@
 """Request and response shapes shared by several resources."""
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 
 class ProblemSchema(Schema):
@@ -10,3 +10,12 @@ class ProblemSchema(Schema):
     code = fields.String(metadata={"description": "Stable snake_case error code front ends switch on."})
     request_id = fields.String()
     errors = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+def password_field(**kwargs) -> fields.String:
+    """A password as typed: the strength rules are identity's, here only a sane size."""
+    return fields.String(required=True, validate=validate.Length(min=1, max=1024), load_only=True, **kwargs)
+
+
+def totp_code_field() -> fields.String:
+    return fields.String(required=True, validate=validate.Regexp(r"^\s*\d{6}\s*$", error="Kod to 6 cyfr."))
