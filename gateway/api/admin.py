@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from dziennik.gradebook.v1 import gradebook_pb2
 from dziennik.identity.v1 import identity_pb2
+from gateway.api.schemas import IdSchema
 from gateway.problems import Problem
 from gateway.security import accepts, caller
 
@@ -33,10 +34,6 @@ def _policy_enum(name: str) -> int:
 
 def role_name(value: int) -> str:
     return identity_pb2.Role.Name(value).removeprefix("ROLE_").lower()
-
-
-class IdSchema(Schema):
-    id = fields.String()
 
 
 # -- schools --------------------------------------------------------------------------------------

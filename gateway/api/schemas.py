@@ -2,6 +2,10 @@
 from marshmallow import Schema, fields, validate
 
 
+class IdSchema(Schema):
+    id = fields.String()
+
+
 class ProblemSchema(Schema):
     type = fields.String()
     title = fields.String()

@@ -1,6 +1,9 @@
 """Gradebook's gRPC entrypoint: translate messages to use-case calls and back."""
 from __future__ import annotations
 
+import json
+from decimal import Decimal, InvalidOperation
+
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -8,8 +11,23 @@ from dziennik.gradebook.v1 import gradebook_pb2 as pb
 from dziennik.gradebook.v1 import gradebook_pb2_grpc
 from dziennik.identity.v1 import identity_pb2, identity_pb2_grpc
 from platform_kit.auth import current_principal, service_metadata
-from services.gradebook.orm import Grade
-from services.gradebook.use_cases import Gradebook, Student, Teaching
+from platform_kit.errors import InvalidArgument
+from services.gradebook.averages import GradeSettings
+from services.gradebook.use_cases import Gradebook, GradeView, Student, Teaching
+
+
+def _text(number: Decimal | None) -> str:
+    return "" if number is None else str(number)
+
+
+def _timestamp(moment) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def _optional(request, field: str) -> str | None:
+    return getattr(request, field) if request.HasField(field) else None
 
 
 class GradebookServicer(gradebook_pb2_grpc.GradebookServiceServicer):
@@ -27,20 +45,113 @@ class GradebookServicer(gradebook_pb2_grpc.GradebookServiceServicer):
     def GetSubject(self, request, context):
         return pb.GetSubjectResponse(subject=_subject(self.gradebook.get_subject(current_principal(), request.subject_id)))
 
-    def RecordGrade(self, request, context):
-        grade = self.gradebook.record_grade(
-            current_principal(), request.student_id, request.subject_id, request.value, request.comment, request.request_id, request.category_id
+    def CreateCategory(self, request, context):
+        category_id = self.gradebook.create_category(current_principal(), request.name, request.weight, request.counts_to_average)
+        return pb.CreateCategoryResponse(id=category_id)
+
+    def ListCategories(self, request, context):
+        categories = self.gradebook.list_categories(current_principal())
+        return pb.ListCategoriesResponse(
+            categories=[pb.Category(id=c.id, name=c.name, weight=c.weight, counts_to_average=c.counts_to_average) for c in categories]
         )
-        return pb.RecordGradeResponse(grade=_grade_message(grade))
+
+    def GetSettings(self, request, context):
+        return pb.GetSettingsResponse(settings=_settings_message(self.gradebook.settings_of(current_principal())))
+
+    def UpdateSettings(self, request, context):
+        settings = self.gradebook.update_settings(current_principal(), _settings_from(request.settings))
+        return pb.UpdateSettingsResponse(settings=_settings_message(settings))
+
+    def RecordGrade(self, request, context):
+        view = self.gradebook.record_grade(
+            current_principal(),
+            request.student_id,
+            request.subject_id,
+            request.value,
+            request.comment,
+            request.request_id,
+            request.category_id,
+            request.date,
+            request.points,
+            request.max_points,
+            request.improves_grade_id,
+        )
+        return pb.RecordGradeResponse(grade=_grade(view))
+
+    def RecordGrades(self, request, context):
+        entries = [
+            {"student_id": g.student_id, "value": g.value, "comment": g.comment, "points": g.points, "max_points": g.max_points, "improves_grade_id": g.improves_grade_id}
+            for g in request.grades
+        ]
+        views = self.gradebook.record_grades(current_principal(), request.subject_id, request.category_id, request.date, entries, request.request_id)
+        return pb.RecordGradesResponse(grades=[_grade(v) for v in views])
+
+    def ChangeGrade(self, request, context):
+        view = self.gradebook.change_grade(
+            current_principal(),
+            request.grade_id,
+            value=_optional(request, "value"),
+            comment=_optional(request, "comment"),
+            category_id=_optional(request, "category_id"),
+            expected_version=request.expected_version,
+        )
+        return pb.ChangeGradeResponse(grade=_grade(view))
+
+    def DeleteGrade(self, request, context):
+        self.gradebook.delete_grade(current_principal(), request.grade_id, request.expected_version)
+        return pb.DeleteGradeResponse()
+
+    def GetGradeHistory(self, request, context):
+        student_id, entries = self.gradebook.grade_history(current_principal(), request.grade_id)
+        return pb.GetGradeHistoryResponse(
+            student_id=student_id,
+            entries=[
+                pb.HistoryEntry(
+                    action=e.action,
+                    actor_id=e.actor_id,
+                    at=_timestamp(e.at),
+                    old_json=json.dumps(e.old) if e.old is not None else "",
+                    new_json=json.dumps(e.new) if e.new is not None else "",
+                )
+                for e in entries
+            ]
+        )
 
     def ListStudentGrades(self, request, context):
-        subjects = self.gradebook.student_grades(current_principal(), request.student_id)
+        report = self.gradebook.student_grades(current_principal(), request.student_id, request.school_year)
         return pb.ListStudentGradesResponse(
-            student_id=request.student_id,
+            student_id=report.student_id,
+            school_year=report.school_year,
+            overall_average=_text(report.overall_average),
             subjects=[
-                pb.SubjectGrades(subject_id=s.id, subject_name=s.name, grades=[_grade_message(g) for g in grades])
-                for s, grades in subjects
+                pb.SubjectGrades(
+                    subject_id=r.subject.id,
+                    subject_name=r.subject.name,
+                    grades=[_grade(v) for v in r.grades],
+                    averages=pb.Averages(**{k: _text(v) for k, v in r.averages.items()}),
+                    term_grades=pb.TermGrades(**r.term_grades),
+                    suggested_semester_grade=r.suggested_semester_grade or "",
+                    suggested_annual_grade=r.suggested_annual_grade or "",
+                )
+                for r in report.subjects
             ],
+        )
+
+    def SetTermGrade(self, request, context):
+        term, suggested = self.gradebook.set_term_grade(
+            current_principal(), request.student_id, request.subject_id, request.kind, request.value, request.school_year
+        )
+        return pb.SetTermGradeResponse(kind=term.kind, value=term.value, school_year=term.school_year, suggested=suggested or "")
+
+    def GetClassStatistics(self, request, context):
+        stats = self.gradebook.class_statistics(current_principal(), request.class_id, request.subject_id, request.school_year)
+        return pb.GetClassStatisticsResponse(
+            class_id=request.class_id,
+            subject_id=request.subject_id,
+            grade_count=stats.grade_count,
+            student_count=stats.student_count,
+            average=_text(stats.average),
+            distribution=[pb.Bucket(value=k, count=v) for k, v in stats.distribution.items()],
         )
 
 
@@ -48,20 +159,55 @@ def _subject(subject) -> pb.Subject:
     return pb.Subject(id=subject.id, name=subject.name, short_name=subject.short_name)
 
 
-def _grade_message(grade: Grade) -> pb.Grade:
-    recorded_at = Timestamp()
-    recorded_at.FromDatetime(grade.recorded_at)
+def _grade(view: GradeView) -> pb.Grade:
+    grade, category = view.grade, view.category
     return pb.Grade(
         id=grade.id,
         student_id=grade.student_id,
         subject_id=grade.subject_id,
-        category_id=grade.category_id or "",
         value=grade.value,
         comment=grade.comment,
         teacher_id=grade.teacher_id,
         date=grade.issued_on.isoformat(),
-        recorded_at=recorded_at,
+        recorded_at=_timestamp(grade.recorded_at),
+        category_id=grade.category_id or "",
+        category_name=category.name if category else "",
+        weight=category.weight if category else 1,
+        counts_to_average=(category.counts_to_average if category else True) and grade.points is None,
+        semester=view.semester,
+        improves_grade_id=grade.improves_grade_id or "",
+        version=grade.version,
+        points=_text(grade.points),
+        max_points=_text(grade.max_points),
+        school_year=grade.school_year,
     )
+
+
+def _settings_message(settings: GradeSettings) -> pb.Settings:
+    month, day = settings.second_semester_starts
+    return pb.Settings(
+        plus=str(settings.plus),
+        minus=str(settings.minus),
+        improved_original_counts=settings.improved_original_counts,
+        allowed_marks=sorted(settings.allowed_marks),
+        thresholds=[pb.Threshold(lowest_average=str(a), grade=g) for a, g in settings.thresholds],
+        second_semester_starts=f"{month:02d}-{day:02d}",
+    )
+
+
+def _settings_from(message: pb.Settings) -> GradeSettings:
+    try:
+        month, day = (int(part) for part in message.second_semester_starts.split("-"))
+        return GradeSettings(
+            plus=Decimal(message.plus),
+            minus=Decimal(message.minus),
+            improved_original_counts=message.improved_original_counts,
+            allowed_marks=frozenset(message.allowed_marks),
+            thresholds=tuple((Decimal(t.lowest_average), t.grade) for t in message.thresholds),
+            second_semester_starts=(month, day),
+        )
+    except (InvalidOperation, ValueError):
+        raise InvalidArgument("niepoprawne ustawienia", field_errors={"settings": "Liczby dziesiętne i data MM-DD."}) from None
 
 
 class IdentityPeople:
@@ -73,9 +219,7 @@ class IdentityPeople:
 
     def student(self, student_id: str) -> Student | None:
         try:
-            contacts = self.stub.GetStudentContacts(
-                identity_pb2.GetStudentContactsRequest(student_id=student_id), metadata=self.metadata
-            )
+            contacts = self.stub.GetStudentContacts(identity_pb2.GetStudentContactsRequest(student_id=student_id), metadata=self.metadata)
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return None
@@ -85,6 +229,8 @@ class IdentityPeople:
             school_id=contacts.school_id,
             class_id=contacts.class_id,
             parent_ids=frozenset(p.user_id for p in contacts.parents),
+            first_name=contacts.first_name,
+            last_name=contacts.last_name,
         )
 
     def teaching(self, teacher_id: str) -> Teaching:
@@ -92,4 +238,5 @@ class IdentityPeople:
         return Teaching(
             assignments=frozenset((t.class_id, t.subject_id) for t in facts.teaching),
             homeroom_class_ids=frozenset(facts.homeroom_class_ids),
+            name=f"{facts.first_name} {facts.last_name}".strip(),
         )

@@ -1,27 +1,32 @@
-"""What gradebook does for its callers: record grades and show them to those allowed to see them."""
+"""What gradebook does for its callers: subjects, categories and settings; grades with their
+history; averages, term grades and class statistics — each checked against who is asking."""
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
 from typing import Protocol
-from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from dziennik.gradebook.v1 import events_pb2
 from platform_kit.auth import Principal
 from platform_kit.bus import record_event
 from platform_kit.db import Database
-from platform_kit.errors import InvalidArgument, NotFound, PermissionDenied
-from services.gradebook.events import GRADE_RECORDED
-from services.gradebook.grades import normalise_grade_value
-from services.gradebook.orm import Grade, Subject
+from platform_kit.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
+from services.gradebook import averages as rules
+from services.gradebook.events import GRADE_CHANGED, GRADE_DELETED, GRADE_RECORDED, TERM_GRADE_SET
+from services.gradebook.grades import MARKS, TERM_GRADE_KINDS, normalise_grade_value, normalise_term_grade
+from services.gradebook.orm import Grade, GradeCategory, HistoryEntry, SchoolGradeSettings, Subject, TermGrade
 
 SCHOOL_TIME = ZoneInfo("Europe/Warsaw")
 STAFF = ("teacher", "school_admin", "principal")
-GRADE_WRITERS = ("teacher",)
+MAX_BATCH = 60
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,8 @@ class Student:
     school_id: str
     class_id: str
     parent_ids: frozenset[str]
+    first_name: str = ""
+    last_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,7 @@ class Teaching:
 
     assignments: frozenset[tuple[str, str]]
     homeroom_class_ids: frozenset[str]
+    name: str = ""
 
     def teaches_class(self, class_id: str) -> bool:
         return class_id in self.homeroom_class_ids or any(c == class_id for c, _ in self.assignments)
@@ -53,29 +61,84 @@ class People(Protocol):
     def teaching(self, teacher_id: str) -> Teaching: ...
 
 
+@dataclass(frozen=True)
+class GradeView:
+    grade: Grade
+    category: GradeCategory | None
+    semester: int
+
+
+@dataclass(frozen=True)
+class SubjectReport:
+    subject: Subject
+    grades: list[GradeView]
+    averages: dict[str, Decimal | None]
+    term_grades: dict[str, str]
+    suggested_semester_grade: str | None
+    suggested_annual_grade: str | None
+
+
+@dataclass(frozen=True)
+class StudentReport:
+    student_id: str
+    school_year: str
+    subjects: list[SubjectReport]
+    overall_average: Decimal | None
+
+
+@dataclass(frozen=True)
+class ClassStatistics:
+    grade_count: int
+    student_count: int
+    average: Decimal | None
+    distribution: dict[str, int]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def today() -> date:
+    return datetime.now(SCHOOL_TIME).date()
+
+
+def _timestamp(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def _decimal(raw: str, field: str) -> Decimal:
+    try:
+        value = Decimal(raw)
+    except (InvalidOperation, TypeError):
+        raise InvalidArgument("niepoprawna liczba", field_errors={field: "Podaj liczbę, np. 17.5."}) from None
+    if not value.is_finite() or value < 0 or value > 10000:
+        raise InvalidArgument("niepoprawna liczba", field_errors={field: "Liczba od 0 do 10000."})
+    return value
+
+
 class Gradebook:
     def __init__(self, database: Database, people: People) -> None:
         self.database = database
         self.people = people
 
+    # -- subjects, categories, settings ----------------------------------------------------------
+
     def create_subject(self, caller: Principal, name: str, short_name: str, school_id: str) -> str:
-        if not caller.has_any_role("school_admin", "superadmin"):
-            raise PermissionDenied("tylko sekretariat szkoły zakłada przedmioty")
-        school_id = school_id if "superadmin" in caller.roles else caller.school_id
-        if not school_id:
-            raise InvalidArgument("brak szkoły", field_errors={"school_id": "Wskaż szkołę."})
+        school_id = self._administered_school(caller, school_id)
         name = name.strip()
         if not 1 <= len(name) <= 100:
             raise InvalidArgument("niepoprawna nazwa", field_errors={"name": "Nazwa przedmiotu: od 1 do 100 znaków."})
         with self.database.transaction() as session:
+            if session.scalar(select(Subject).where(Subject.school_id == school_id, Subject.name == name)):
+                raise Conflict("taki przedmiot już istnieje")
             subject = Subject(id=str(uuid.uuid4()), school_id=school_id, name=name, short_name=short_name.strip()[:20])
             session.add(subject)
         return subject.id
 
     def list_subjects(self, caller: Principal, school_id: str = "") -> list[Subject]:
-        school_id = school_id if "superadmin" in caller.roles else (caller.school_id or "")
-        if not caller.has_any_role("superadmin", *STAFF):
-            raise PermissionDenied("listę przedmiotów widzi personel szkoły")
+        school_id = self._staff_school(caller, school_id)
         with self.database.transaction() as session:
             return list(session.scalars(select(Subject).where(Subject.school_id == school_id).order_by(Subject.name)))
 
@@ -86,78 +149,400 @@ class Gradebook:
             raise NotFound("nie ma takiego przedmiotu")
         return subject
 
+    def create_category(self, caller: Principal, name: str, weight: int, counts_to_average: bool) -> str:
+        school_id = self._administered_school(caller, "")
+        name = name.strip()
+        problems = {}
+        if not 1 <= len(name) <= 60:
+            problems["name"] = "Nazwa kategorii: od 1 do 60 znaków."
+        if not 1 <= weight <= 10:
+            problems["weight"] = "Waga: liczba całkowita od 1 do 10."
+        if problems:
+            raise InvalidArgument("niepoprawna kategoria", field_errors=problems)
+        with self.database.transaction() as session:
+            if session.scalar(select(GradeCategory).where(GradeCategory.school_id == school_id, GradeCategory.name == name)):
+                raise Conflict("taka kategoria już istnieje")
+            category = GradeCategory(id=str(uuid.uuid4()), school_id=school_id, name=name, weight=weight, counts_to_average=counts_to_average)
+            session.add(category)
+        return category.id
+
+    def list_categories(self, caller: Principal) -> list[GradeCategory]:
+        school_id = self._staff_school(caller, "")
+        with self.database.transaction() as session:
+            return list(session.scalars(select(GradeCategory).where(GradeCategory.school_id == school_id).order_by(GradeCategory.name)))
+
+    def settings_of(self, caller: Principal) -> rules.GradeSettings:
+        school_id = self._staff_school(caller, "")
+        with self.database.transaction() as session:
+            return _settings(session, school_id)
+
+    def update_settings(self, caller: Principal, settings: rules.GradeSettings) -> rules.GradeSettings:
+        school_id = self._administered_school(caller, "")
+        problems = {}
+        for field in ("plus", "minus"):
+            if not Decimal("0") <= getattr(settings, field) < Decimal("1"):
+                problems[field] = "Wartość modyfikatora od 0 do 0.99."
+        if not settings.allowed_marks <= MARKS:
+            problems["allowed_marks"] = f"Dozwolone symbole to: {', '.join(sorted(MARKS))}."
+        grades = [g for _, g in settings.thresholds]
+        if sorted(grades) != ["1", "2", "3", "4", "5", "6"] or any(not Decimal(0) <= a <= Decimal(6) for a, _ in settings.thresholds):
+            problems["thresholds"] = "Po jednym progu (0–6) dla każdej oceny od 1 do 6."
+        month, day = settings.second_semester_starts
+        try:
+            date(2028, month, day)
+            valid_start = 1 <= month <= 6  # the second semester starts between January and June
+        except ValueError:
+            valid_start = False
+        if not valid_start:
+            problems["second_semester_starts"] = "Data w postaci MM-DD między 01-01 a 06-30, np. 02-01."
+        if problems:
+            raise InvalidArgument("niepoprawne ustawienia ocen", field_errors=problems)
+        with self.database.transaction() as session:
+            row = session.get(SchoolGradeSettings, school_id) or SchoolGradeSettings(school_id=school_id)
+            row.plus, row.minus = settings.plus, settings.minus
+            row.improved_original_counts = settings.improved_original_counts
+            row.allowed_marks = sorted(settings.allowed_marks)
+            row.thresholds = [[str(a), g] for a, g in settings.thresholds]
+            row.second_semester_starts = f"{month:02d}-{day:02d}"
+            row.updated_at = _now()
+            session.add(row)
+        return settings
+
+    # -- grades ------------------------------------------------------------------------------------
+
     def record_grade(
-        self, caller: Principal, student_id: str, subject_id: str, value: str, comment: str, request_id: str = "", category_id: str = ""
-    ) -> Grade:
-        if not caller.has_any_role(*GRADE_WRITERS):
+        self,
+        caller: Principal,
+        student_id: str,
+        subject_id: str,
+        value: str,
+        comment: str = "",
+        request_id: str = "",
+        category_id: str = "",
+        day: str = "",
+        points: str = "",
+        max_points: str = "",
+        improves_grade_id: str = "",
+    ) -> GradeView:
+        entry = {"student_id": student_id, "value": value, "comment": comment, "points": points, "max_points": max_points, "improves_grade_id": improves_grade_id}
+        return self.record_grades(caller, subject_id, category_id, day, [entry], request_id, single=True)[0]
+
+    def record_grades(
+        self, caller: Principal, subject_id: str, category_id: str, day: str, entries: list[dict], request_id: str = "", *, single: bool = False
+    ) -> list[GradeView]:
+        """Record grades for several students of a class at once: all of them or none."""
+        if not caller.has_any_role("teacher"):
             raise PermissionDenied("oceny wystawia nauczyciel")
-        student = self._visible_student(caller, student_id)
-        if (student.class_id, subject_id) not in self.people.teaching(caller.user_id).assignments:
-            raise PermissionDenied("ocenę wystawia nauczyciel, który uczy tego przedmiotu w klasie ucznia")
-        value = normalise_grade_value(value)
-        if len(comment) > 1000:
-            raise InvalidArgument("za długi komentarz", field_errors={"comment": "Komentarz: najwyżej 1000 znaków."})
+        if not entries or len(entries) > MAX_BATCH:
+            raise InvalidArgument("niepoprawna lista ocen", field_errors={"grades": f"Od 1 do {MAX_BATCH} ocen naraz."})
+        teaching = self.people.teaching(caller.user_id)
+        students = [self._visible_student(caller, e.get("student_id", ""), teaching) for e in entries]
+        issued_on = self._day(day)
         with self.database.transaction() as session:
             if request_id:
-                earlier = session.scalars(
-                    select(Grade).where(Grade.teacher_id == caller.user_id, Grade.request_id == request_id)
-                ).first()
-                if earlier is not None:  # the same request again: answer what was recorded then
-                    return earlier
-            subject = session.get(Subject, subject_id)
-            if subject is None or subject.school_id != student.school_id:
+                same_request = Grade.request_id == request_id if single else Grade.request_id.startswith(f"{request_id}#", autoescape=True)
+                earlier = list(session.scalars(select(Grade).where(Grade.teacher_id == caller.user_id, same_request).order_by(Grade.request_id)))
+                if earlier:  # the same request again: answer what was recorded then
+                    return [self._view(session, g) for g in earlier]
+            subject = session.get(Subject, subject_id) if subject_id else None
+            if subject is None or subject.school_id != caller.school_id:
                 raise NotFound("nie ma takiego przedmiotu")
-            now = datetime.now(timezone.utc)
-            grade = Grade(
-                id=str(uuid.uuid4()),
-                school_id=student.school_id,
-                student_id=student.id,
-                subject_id=subject.id,
-                category_id=category_id or None,
-                value=value,
-                comment=comment.strip(),
-                teacher_id=caller.user_id,
-                issued_on=now.astimezone(SCHOOL_TIME).date(),
-                recorded_at=now,
-                request_id=request_id or None,
-            )
-            session.add(grade)
-            recorded_at = Timestamp()
-            recorded_at.FromDatetime(now)
+            category = self._category(session, caller.school_id, category_id)
+            settings = _settings(session, subject.school_id)
+            problems: dict[str, str] = {}
+            grades: list[Grade] = []
+            for index, (entry, student) in enumerate(zip(entries, students)):
+                prefix = "" if single else f"grades[{index}]."
+                if (student.class_id, subject.id) not in teaching.assignments:
+                    raise PermissionDenied("ocenę wystawia nauczyciel, który uczy tego przedmiotu w klasie ucznia")
+                try:
+                    grades.append(self._new_grade(session, caller, student, subject, category, issued_on, entry, settings, prefix))
+                except InvalidArgument as exc:
+                    problems.update(exc.field_errors)
+            if problems:
+                raise InvalidArgument("niepoprawne oceny; nic nie zostało zapisane", field_errors=problems)
+            for index, grade in enumerate(grades):
+                grade.request_id = (f"{request_id}#{index:03d}" if not single else request_id) if request_id else None
+                session.add(grade)
+                session.flush()
+                self._history(session, grade, "recorded", caller, None, _snapshot(grade))
+                student = students[index]
+                record_event(
+                    session,
+                    GRADE_RECORDED,
+                    events_pb2.GradeRecorded(
+                        grade_id=grade.id,
+                        school_id=grade.school_id,
+                        student_id=grade.student_id,
+                        subject_id=subject.id,
+                        subject_name=subject.name,
+                        value=grade.value,
+                        teacher_id=grade.teacher_id,
+                        date=grade.issued_on.isoformat(),
+                        recorded_at=_timestamp(grade.recorded_at),
+                        context=_context(student, subject, caller.user_id, teaching.name),
+                        category_name=category.name if category else "",
+                        weight=category.weight if category else 0,
+                        comment=grade.comment,
+                    ),
+                    school_id=grade.school_id,
+                    subject=grade.student_id,
+                )
+            return [self._view(session, g) for g in grades]
+
+    def _new_grade(self, session, caller, student, subject, category, issued_on, entry, settings, prefix) -> Grade:
+        points, max_points = (entry.get("points") or "").strip(), (entry.get("max_points") or "").strip()
+        problems: dict[str, str] = {}
+        point_values = None
+        if points or max_points:
+            try:
+                point_values = (_decimal(points, f"{prefix}points"), _decimal(max_points, f"{prefix}max_points"))
+            except InvalidArgument as exc:
+                problems.update(exc.field_errors)
+            else:
+                if point_values[1] == 0 or point_values[0] > point_values[1]:
+                    problems[f"{prefix}points"] = "Punkty od 0 do liczby możliwych (większej od 0)."
+            value = f"{points}/{max_points}"
+        else:
+            try:
+                value = normalise_grade_value(entry.get("value", ""), settings.allowed_marks, field=f"{prefix}value")
+            except InvalidArgument as exc:
+                problems.update(exc.field_errors)
+                value = ""
+        comment = (entry.get("comment") or "").strip()
+        if len(comment) > 1000:
+            problems[f"{prefix}comment"] = "Komentarz: najwyżej 1000 znaków."
+        improves = entry.get("improves_grade_id") or None
+        if improves:
+            original = session.get(Grade, improves)
+            if original is None or original.deleted_at is not None or original.student_id != student.id or original.subject_id != subject.id:
+                problems[f"{prefix}improves_grade_id"] = "Poprawiać można ocenę tego ucznia z tego przedmiotu."
+        if problems:
+            raise InvalidArgument("niepoprawna ocena", field_errors=problems)
+        return Grade(
+            id=str(uuid.uuid4()),
+            school_id=student.school_id,
+            student_id=student.id,
+            subject_id=subject.id,
+            category_id=category.id if category else None,
+            value=value,
+            comment=comment,
+            teacher_id=caller.user_id,
+            issued_on=issued_on,
+            recorded_at=_now(),
+            class_id=student.class_id,
+            school_year=rules.school_year_of(issued_on),
+            points=point_values[0] if point_values else None,
+            max_points=point_values[1] if point_values else None,
+            improves_grade_id=improves,
+            version=1,
+        )
+
+    def change_grade(
+        self, caller: Principal, grade_id: str, *, value: str | None, comment: str | None, category_id: str | None, expected_version: int = 0
+    ) -> GradeView:
+        with self.database.transaction() as session:
+            grade, student, teaching = self._grade_for_correction(session, caller, grade_id, expected_version)
+            subject = session.get(Subject, grade.subject_id)
+            settings = _settings(session, grade.school_id)
+            before = _snapshot(grade)
+            if value is not None:
+                if grade.points is not None:
+                    raise InvalidArgument("ocena punktowa", field_errors={"value": "Ocenę punktową zmienia się przez punkty (usuń i wystaw ponownie)."})
+                grade.value = normalise_grade_value(value, settings.allowed_marks)
+            if comment is not None:
+                if len(comment) > 1000:
+                    raise InvalidArgument("za długi komentarz", field_errors={"comment": "Komentarz: najwyżej 1000 znaków."})
+                grade.comment = comment.strip()
+            if category_id is not None:
+                category = self._category(session, grade.school_id, category_id)
+                grade.category_id = category.id if category else None
+            after = _snapshot(grade)
+            if after == before:
+                return self._view(session, grade)
+            grade.version += 1
+            grade.updated_at = _now()
+            self._history(session, grade, "changed", caller, _diff(before, after), _diff(after, before))
+            category = session.get(GradeCategory, grade.category_id) if grade.category_id else None
             record_event(
                 session,
-                GRADE_RECORDED,
-                events_pb2.GradeRecorded(
+                GRADE_CHANGED,
+                events_pb2.GradeChanged(
                     grade_id=grade.id,
-                    school_id=grade.school_id,
-                    student_id=grade.student_id,
-                    subject_id=subject.id,
-                    subject_name=subject.name,
-                    value=grade.value,
-                    teacher_id=grade.teacher_id,
-                    date=grade.issued_on.isoformat(),
-                    recorded_at=recorded_at,
+                    context=_context(student, subject, grade.teacher_id, teaching.name if caller.user_id == grade.teacher_id else ""),
+                    old_value=before["value"],
+                    new_value=grade.value,
+                    category_name=category.name if category else "",
+                    changed_by=caller.user_id,
+                    version=grade.version,
+                    changed_at=_timestamp(grade.updated_at),
                 ),
                 school_id=grade.school_id,
                 subject=grade.student_id,
             )
-        return grade
+            return self._view(session, grade)
 
-    def student_grades(self, caller: Principal, student_id: str) -> list[tuple[Subject, list[Grade]]]:
-        student = self._visible_student(caller, student_id)
+    def delete_grade(self, caller: Principal, grade_id: str, expected_version: int = 0) -> None:
+        """A deleted grade is a recorded state: the row stays, marked, with its history."""
         with self.database.transaction() as session:
+            grade, student, teaching = self._grade_for_correction(session, caller, grade_id, expected_version)
+            subject = session.get(Subject, grade.subject_id)
+            grade.deleted_at = _now()
+            grade.version += 1
+            self._history(session, grade, "deleted", caller, _snapshot(grade), None)
+            record_event(
+                session,
+                GRADE_DELETED,
+                events_pb2.GradeDeleted(
+                    grade_id=grade.id,
+                    context=_context(student, subject, grade.teacher_id, ""),
+                    value=grade.value,
+                    deleted_by=caller.user_id,
+                    deleted_at=_timestamp(grade.deleted_at),
+                ),
+                school_id=grade.school_id,
+                subject=grade.student_id,
+            )
+
+    def grade_history(self, caller: Principal, grade_id: str) -> tuple[str, list[HistoryEntry]]:
+        """The grade's student and every state of the grade, oldest first."""
+        with self.database.transaction() as session:
+            grade = session.get(Grade, grade_id) if grade_id else None
+            if grade is None:
+                raise NotFound("nie ma takiej oceny")
+            self._visible_student(caller, grade.student_id)
+            return grade.student_id, list(
+                session.scalars(select(HistoryEntry).where(HistoryEntry.entity == "grade", HistoryEntry.entity_id == grade.id).order_by(HistoryEntry.id))
+            )
+
+    # -- reports ---------------------------------------------------------------------------------------
+
+    def student_grades(self, caller: Principal, student_id: str, school_year: str = "") -> StudentReport:
+        student = self._visible_student(caller, student_id)
+        school_year = school_year or rules.school_year_of(today())
+        with self.database.transaction() as session:
+            settings = _settings(session, student.school_id)
+            categories = {c.id: c for c in session.scalars(select(GradeCategory).where(GradeCategory.school_id == student.school_id))}
             rows = session.execute(
                 select(Subject, Grade)
                 .join(Grade, Grade.subject_id == Subject.id)
-                .where(Grade.student_id == student.id, Grade.school_id == student.school_id)
-                .order_by(Subject.name, Grade.recorded_at)
+                .where(Grade.student_id == student.id, Grade.school_id == student.school_id, Grade.school_year == school_year, Grade.deleted_at.is_(None))
+                .order_by(Subject.name, Grade.issued_on, Grade.recorded_at)
             ).all()
+            terms = list(session.scalars(select(TermGrade).where(TermGrade.student_id == student.id, TermGrade.school_year == school_year)))
+            term_subjects = {t.subject_id for t in terms} - {s.id for s, _ in rows}
+            extra_subjects = list(session.scalars(select(Subject).where(Subject.id.in_(term_subjects)))) if term_subjects else []
         by_subject: dict[str, tuple[Subject, list[Grade]]] = {}
         for subject, grade in rows:
             by_subject.setdefault(subject.id, (subject, []))[1].append(grade)
-        return list(by_subject.values())
+        for subject in extra_subjects:
+            by_subject.setdefault(subject.id, (subject, []))
+        reports = []
+        for subject, grades in sorted(by_subject.values(), key=lambda item: item[0].name):
+            counted = [_counted(g, categories.get(g.category_id or "")) for g in grades]
+            subject_averages = rules.averages(counted, settings)
+            reports.append(
+                SubjectReport(
+                    subject=subject,
+                    grades=[GradeView(g, categories.get(g.category_id or ""), rules.semester_of(g.issued_on, settings)) for g in grades],
+                    averages=subject_averages,
+                    term_grades={t.kind: t.value for t in terms if t.subject_id == subject.id},
+                    suggested_semester_grade=rules.suggest_term_grade(subject_averages["semester_1"], settings),
+                    suggested_annual_grade=rules.suggest_term_grade(subject_averages["year"], settings),
+                )
+            )
+        return StudentReport(student.id, school_year, reports, rules.overall_average(r.averages["year"] for r in reports))
 
-    def _visible_student(self, caller: Principal, student_id: str) -> Student:
+    def set_term_grade(self, caller: Principal, student_id: str, subject_id: str, kind: str, value: str, school_year: str = "") -> tuple[TermGrade, str | None]:
+        if not caller.has_any_role("teacher"):
+            raise PermissionDenied("oceny okresowe wystawia nauczyciel przedmiotu")
+        teaching = self.people.teaching(caller.user_id)
+        student = self._visible_student(caller, student_id, teaching)
+        if (student.class_id, subject_id) not in teaching.assignments:
+            raise PermissionDenied("ocenę okresową wystawia nauczyciel, który uczy tego przedmiotu w klasie ucznia")
+        if kind not in TERM_GRADE_KINDS:
+            raise InvalidArgument("nieznany rodzaj oceny", field_errors={"kind": f"Jeden z: {', '.join(TERM_GRADE_KINDS)}."})
+        value = normalise_term_grade(value)
+        school_year = school_year or rules.school_year_of(today())
+        report = self.student_grades(caller, student_id, school_year)
+        subject_report = next((r for r in report.subjects if r.subject.id == subject_id), None)
+        suggested = None
+        if subject_report is not None:
+            suggested = subject_report.suggested_semester_grade if kind.startswith("semester") else subject_report.suggested_annual_grade
+        with self.database.transaction() as session:
+            subject = session.get(Subject, subject_id)
+            if subject is None or subject.school_id != student.school_id:
+                raise NotFound("nie ma takiego przedmiotu")
+            term = session.scalar(
+                select(TermGrade).where(
+                    TermGrade.student_id == student.id, TermGrade.subject_id == subject.id, TermGrade.school_year == school_year, TermGrade.kind == kind
+                ).with_for_update()
+            )
+            old = {"value": term.value} if term else None
+            if term is None:
+                term = TermGrade(id=str(uuid.uuid4()), school_id=student.school_id, student_id=student.id, subject_id=subject.id, school_year=school_year, kind=kind)
+                session.add(term)
+            term.value, term.teacher_id, term.set_at = value, caller.user_id, _now()
+            session.flush()
+            session.add(HistoryEntry(entity="term_grade", entity_id=term.id, action="set", actor_id=caller.user_id, at=term.set_at, old=old, new={"kind": kind, "value": value}))
+            record_event(
+                session,
+                TERM_GRADE_SET,
+                events_pb2.TermGradeSet(
+                    context=_context(student, subject, caller.user_id, teaching.name), school_year=school_year, kind=kind, value=value, set_at=_timestamp(term.set_at)
+                ),
+                school_id=student.school_id,
+                subject=student.id,
+            )
+            return term, suggested
+
+    def class_statistics(self, caller: Principal, class_id: str, subject_id: str, school_year: str = "") -> ClassStatistics:
+        """Distribution, average and number of grades of one subject in one class."""
+        school_year = school_year or rules.school_year_of(today())
+        if caller.has_any_role("school_admin", "principal"):
+            pass
+        elif "teacher" in caller.roles and self.people.teaching(caller.user_id).teaches_class(class_id):
+            pass
+        else:
+            raise NotFound("nie ma takiej klasy")
+        with self.database.transaction() as session:
+            subject = session.get(Subject, subject_id) if subject_id else None
+            if subject is None or subject.school_id != caller.school_id:
+                raise NotFound("nie ma takiego przedmiotu")
+            settings = _settings(session, subject.school_id)
+            categories = {c.id: c for c in session.scalars(select(GradeCategory).where(GradeCategory.school_id == subject.school_id))}
+            grades = list(
+                session.scalars(
+                    select(Grade).where(
+                        Grade.class_id == class_id, Grade.subject_id == subject.id, Grade.school_year == school_year, Grade.deleted_at.is_(None), Grade.school_id == caller.school_id
+                    )
+                )
+            )
+        distribution = Counter(g.value if g.value in MARKS else g.value[0] for g in grades if g.points is None)
+        by_student: dict[str, list[Grade]] = {}
+        for grade in grades:
+            by_student.setdefault(grade.student_id, []).append(grade)
+        student_averages = [rules.weighted_average([_counted(g, categories.get(g.category_id or "")) for g in own], settings) for own in by_student.values()]
+        return ClassStatistics(len(grades), len(by_student), rules.overall_average(student_averages), dict(sorted(distribution.items())))
+
+    # -- checks and helpers ------------------------------------------------------------------------------
+
+    def _grade_for_correction(self, session: Session, caller: Principal, grade_id: str, expected_version: int):
+        """The grade (locked) if the caller may correct it: a teacher of that class and subject,
+        or the school's secretary; 409 when the caller saw an older version."""
+        grade = session.get(Grade, grade_id, with_for_update=True) if grade_id else None
+        if grade is None or grade.deleted_at is not None:
+            raise NotFound("nie ma takiej oceny")
+        teaching = self.people.teaching(caller.user_id) if "teacher" in caller.roles else Teaching(frozenset(), frozenset())
+        student = self._visible_student(caller, grade.student_id, teaching)
+        may_correct = ("school_admin" in caller.roles and caller.school_id == grade.school_id) or (grade.class_id, grade.subject_id) in teaching.assignments
+        if not may_correct:
+            raise PermissionDenied("ocenę poprawia nauczyciel przedmiotu w tej klasie lub sekretariat")
+        if expected_version and expected_version != grade.version:
+            raise Conflict(f"ocena została w międzyczasie zmieniona (wersja {grade.version}); odśwież i spróbuj ponownie")
+        return grade, student, teaching
+
+    def _visible_student(self, caller: Principal, student_id: str, teaching: Teaching | None = None) -> Student:
         """The student if the caller may see them — themself, their parents, the school's
         secretary and principal, teachers of their class — else NotFound (never reveal existence)."""
         student = self.people.student(student_id) if student_id else None
@@ -168,6 +553,102 @@ class Gradebook:
         if caller.school_id == student.school_id:
             if caller.has_any_role("school_admin", "principal"):
                 return student
-            if "teacher" in caller.roles and self.people.teaching(caller.user_id).teaches_class(student.class_id):
+            if "teacher" in caller.roles and (teaching or self.people.teaching(caller.user_id)).teaches_class(student.class_id):
                 return student
         raise NotFound("nie ma takiego ucznia")
+
+    @staticmethod
+    def _category(session: Session, school_id: str, category_id: str) -> GradeCategory | None:
+        if not category_id:
+            return None
+        category = session.get(GradeCategory, category_id)
+        if category is None or category.school_id != school_id:
+            raise InvalidArgument("nie ma takiej kategorii", field_errors={"category_id": "Nie ma takiej kategorii ocen w tej szkole."})
+        return category
+
+    @staticmethod
+    def _day(raw: str) -> date:
+        if not raw:
+            return today()
+        try:
+            day = date.fromisoformat(raw)
+        except ValueError:
+            raise InvalidArgument("niepoprawna data", field_errors={"date": "Data w postaci RRRR-MM-DD."}) from None
+        if day > today():
+            raise InvalidArgument("data w przyszłości", field_errors={"date": "Oceny nie wystawia się z datą przyszłą."})
+        return day
+
+    @staticmethod
+    def _history(session: Session, grade: Grade, action: str, caller: Principal, old: dict | None, new: dict | None) -> None:
+        session.add(HistoryEntry(entity="grade", entity_id=grade.id, action=action, actor_id=caller.user_id, at=_now(), old=old, new=new))
+
+    @staticmethod
+    def _view(session: Session, grade: Grade) -> GradeView:
+        category = session.get(GradeCategory, grade.category_id) if grade.category_id else None
+        settings = _settings(session, grade.school_id)
+        return GradeView(grade, category, rules.semester_of(grade.issued_on, settings))
+
+    @staticmethod
+    def _administered_school(caller: Principal, school_id: str) -> str:
+        if not caller.has_any_role("school_admin", "superadmin"):
+            raise PermissionDenied("to ustawia sekretariat szkoły")
+        school_id = school_id if "superadmin" in caller.roles else (caller.school_id or "")
+        if not school_id:
+            raise InvalidArgument("brak szkoły", field_errors={"school_id": "Wskaż szkołę."})
+        return school_id
+
+    @staticmethod
+    def _staff_school(caller: Principal, school_id: str) -> str:
+        if not caller.has_any_role("superadmin", *STAFF):
+            raise PermissionDenied("to widzi personel szkoły")
+        return school_id if "superadmin" in caller.roles else (caller.school_id or "")
+
+
+def _settings(session: Session, school_id: str) -> rules.GradeSettings:
+    row = session.get(SchoolGradeSettings, school_id)
+    if row is None:
+        return rules.GradeSettings()
+    month, day = (int(part) for part in row.second_semester_starts.split("-"))
+    return rules.GradeSettings(
+        plus=Decimal(str(row.plus)),
+        minus=Decimal(str(row.minus)),
+        improved_original_counts=row.improved_original_counts,
+        thresholds=tuple((Decimal(a), g) for a, g in row.thresholds),
+        allowed_marks=frozenset(row.allowed_marks),
+        second_semester_starts=(month, day),
+    )
+
+
+def _counted(grade: Grade, category: GradeCategory | None) -> rules.CountedGrade:
+    # A grade without a category weighs 1 and counts (the school has not set categories up).
+    return rules.CountedGrade(
+        id=grade.id,
+        value=grade.value,
+        weight=category.weight if category else 1,
+        counts_to_average=category.counts_to_average if category else True,
+        issued_on=grade.issued_on,
+        improves_grade_id=grade.improves_grade_id,
+        is_points=grade.points is not None,
+    )
+
+
+def _snapshot(grade: Grade) -> dict:
+    return {"value": grade.value, "comment": grade.comment, "category_id": grade.category_id}
+
+
+def _diff(these: dict, others: dict) -> dict:
+    return {key: value for key, value in these.items() if others.get(key) != value}
+
+
+def _context(student: Student, subject: Subject, teacher_id: str, teacher_name: str) -> events_pb2.GradeContext:
+    return events_pb2.GradeContext(
+        school_id=student.school_id,
+        student_id=student.id,
+        student_first_name=student.first_name,
+        student_last_name=student.last_name,
+        class_id=student.class_id,
+        subject_id=subject.id,
+        subject_name=subject.name,
+        teacher_id=teacher_id,
+        teacher_name=teacher_name,
+    )

@@ -203,6 +203,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             teaching=[pb.TeachingAssignment(class_id=c, subject_id=s) for c, s in facts.teaching],
             homeroom_class_ids=facts.homeroom_class_ids,
             class_id=facts.class_id,
+            first_name=facts.user.first_name,
+            last_name=facts.user.last_name,
         )
 
     def CheckAccess(self, request, context):

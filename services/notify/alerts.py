@@ -41,10 +41,9 @@ ContactsLookup = Callable[[str], StudentContacts]
 def plan_grade_alerts(session: Session, event: Event, contacts: ContactsLookup) -> int:
     """Queue one SMS per parent with a phone; returns how many were queued."""
     grade: gradebook_events.GradeRecorded = event.message
-    student = contacts(grade.student_id)
-    text = texts.render(
-        "grade_recorded", student=f"{student.first_name} {student.last_name}", value=grade.value, subject=grade.subject_name
-    )
+    student = contacts(grade.student_id)  # the parents and their phones; names travel in the event
+    first, last = (grade.context.student_first_name, grade.context.student_last_name) if grade.context.student_id else (student.first_name, student.last_name)
+    text = texts.render("grade_recorded", student=f"{first} {last}", value=grade.value, subject=grade.subject_name)
     queued = 0
     for user_id, phone in student.parents:
         if not phone:
