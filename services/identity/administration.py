@@ -355,10 +355,16 @@ def _parse_class_list(data: bytes) -> list[tuple[int, dict[str, str]]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = data.decode("cp1250")  # Excel on Polish Windows
+        try:
+            text = data.decode("cp1250")  # Excel on Polish Windows
+        except UnicodeDecodeError:
+            raise InvalidArgument("nieznane kodowanie", field_errors={"csv": "Zapisz plik jako CSV w UTF-8 lub Windows-1250."}) from None
     if not text.strip():
         raise InvalidArgument("pusty plik", field_errors={"csv": "Plik nie zawiera żadnych wierszy."})
-    dialect = csv.Sniffer().sniff(text.splitlines()[0], delimiters=";,\t")
+    try:
+        dialect = csv.Sniffer().sniff(text.splitlines()[0], delimiters=";,\t")
+    except csv.Error:
+        dialect = csv.excel  # one column, or no delimiter to recognise: the column check below explains
     reader = csv.reader(io.StringIO(text), dialect)
     header = [h.strip().lower().replace(" ", "_").replace("ę", "e") for h in next(reader)]
     columns = {}

@@ -18,7 +18,7 @@ from platform_kit.db import Database
 from platform_kit.errors import ExtendedAccessRequired, NotFound, Unauthenticated
 from services.identity import access, people
 from services.identity.common import ACCESS_EXTENDED, now
-from services.identity.orm import Enrolment, Entitlement, ParentLink, School, SchoolClass, TeachingAssignment, User
+from services.identity.orm import AppliedPayment, Enrolment, Entitlement, ParentLink, School, SchoolClass, TeachingAssignment, User
 
 log = logging.getLogger(__name__)
 
@@ -143,13 +143,20 @@ class Directory:
         payment: billing_events.PaymentSettled = event.message
         if payment.product != "extended_access":
             return
+        if payment.order_id and session.get(AppliedPayment, payment.order_id) is not None:
+            log.warning("order %s was applied before (event %s); nothing extended", payment.order_id, event.event_id)
+            return
         months = payment.period_months or 12
         student = session.get(User, payment.student_id)
         if student is None or "student" not in student.role_names:
             log.error("PaymentSettled %s names no student (%s); nothing extended", event.event_id, payment.student_id)
             return
+        if payment.order_id:
+            session.add(AppliedPayment(order_id=payment.order_id, applied_at=now()))
         day = today()
-        holders = [payment.parent_id] if payment.parent_id else []
+        holders = [payment.parent_id] if payment.parent_id and session.get(ParentLink, (payment.parent_id, student.id)) else []
+        if payment.parent_id and not holders:
+            log.error("PaymentSettled %s: %s is not a parent of %s; only the student's access is extended", event.event_id, payment.parent_id, student.id)
         parent_until = None
         for holder_id in holders:
             parent_until = _extend(session, holder_id, student.id, access.extended_until(_valid_until(session, holder_id, student.id), day, months))

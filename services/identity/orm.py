@@ -148,3 +148,13 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AppliedPayment(Base):
+    """A billing order already turned into extended access: the same order never extends twice,
+    even if billing were to report it again under another event id."""
+
+    __tablename__ = "applied_payments"
+
+    order_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    applied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -63,7 +63,9 @@ def check_password(password: str, *, personal: tuple[str, ...] = ()) -> None:
             code="weak_password",
             field_errors={"password": f"Hasło musi mieć od {PASSWORD_MIN} do {PASSWORD_MAX} znaków."},
         )
-    strength = zxcvbn(password, user_inputs=[p for p in personal if p])
+    # The person's data as written and without Polish letters: "Brzęczyszczykiewicz" is typed both ways.
+    inputs = {form for p in personal if p for form in (p, ascii_fold(p)) if form}
+    strength = zxcvbn(password, user_inputs=sorted(inputs))
     if strength["guesses_log10"] < MIN_GUESSES_LOG10:
         raise InvalidArgument(
             "hasło jest zbyt łatwe do odgadnięcia",

@@ -154,7 +154,10 @@ class Sessions:
             step = credentials.accepted_totp_step(user.totp_secret or "", code, user.totp_last_step)
             if step is not None:
                 user.totp_last_step = step
-                return self._issue(session, user, family_id=str(uuid.uuid4()), amr="pwd otp")
+                tokens = self._issue(session, user, family_id=str(uuid.uuid4()), amr="pwd otp")
+        if step is not None:
+            self.throttle.succeeded(login, client_ip)
+            return tokens
         self.throttle.failed(login, client_ip)
         raise Unauthenticated("nieprawidłowy kod", code="invalid_credentials")
 
