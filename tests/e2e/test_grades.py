@@ -227,3 +227,45 @@ def test_class_statistics_for_teachers_and_the_principal(system, klass):
     assert api(system, "GET", f"/classes/{klass['class_id']}/grade-statistics", klass["parents"][0], params={"subject_id": klass["maths"]}).status_code == 404
     missing = api(system, "GET", f"/classes/{klass['class_id']}/grade-statistics", klass["principal"])
     assert missing.status_code == 400 and "subject_id" in missing.json()["errors"]
+
+
+def test_school_settings_decide_modifiers_and_improvements_and_points_never_count(system, klass):
+    # A fresh student of 2A so earlier tests' grades do not mix in.
+    seeder = system.seeder()
+    school_id = api(system, "GET", "/me", klass["admin"]).json()["school_id"]
+    office = seeder.sign_in(system.operator)
+    dawid = seeder.person(office, school_id, "student", "Dawid", "Nowy", PASSWORD, class_id=klass["class_id"])
+    test = klass["categories"]["sprawdzian"]
+
+    def record(**body):
+        answer = api(system, "POST", "/grades", klass["teacher"], json={"student_id": dawid.id, "subject_id": klass["maths"], "category_id": test, "date": "2026-10-01", **body})
+        assert answer.status_code == 201, answer.text
+        return answer.json()
+
+    failed = record(value="1")
+    record(value="4+")
+    improvement = record(value="4", improves_grade_id=failed["id"])
+    points = record(points="17", max_points="20")
+    assert points["value"] == "17/20" and points["counts_to_average"] is False
+
+    def year_average() -> float:
+        [maths] = [s for s in api(system, "GET", f"/students/{dawid.id}/grades", klass["teacher"]).json()["subjects"] if s["subject_id"] == klass["maths"]]
+        return maths["averages"]["year"]
+
+    assert year_average() == 4.25  # (4.5 + 4) / 2: the improved 1 and the points drop out
+
+    settings = api(system, "GET", "/grade-settings", klass["admin"]).json()
+    vulcan = {**settings, "plus": "0.33", "minus": "0.33", "improved_original_counts": True}
+    assert api(system, "PUT", "/grade-settings", klass["teacher"], json=vulcan).status_code == 403
+    changed = api(system, "PUT", "/grade-settings", klass["admin"], json=vulcan)
+    assert changed.status_code == 200 and changed.json()["plus"] == "0.33"
+    try:
+        assert year_average() == 3.11  # (1 + 4.33 + 4) / 3
+        broken = {**vulcan, "thresholds": vulcan["thresholds"][:5] + [{"lowest_average": "0", "grade": "5"}]}
+        refused = api(system, "PUT", "/grade-settings", klass["admin"], json=broken)
+        assert refused.status_code == 400 and "thresholds" in refused.json()["errors"]
+    finally:
+        api(system, "PUT", "/grade-settings", klass["admin"], json=settings)
+    assert year_average() == 4.25
+    wrong = api(system, "POST", "/grades", klass["teacher"], json={"student_id": dawid.id, "subject_id": klass["maths"], "value": "5", "improves_grade_id": str(uuid.uuid4())})
+    assert wrong.status_code == 400 and "improves_grade_id" in wrong.json()["errors"]
