@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from platform_kit import errors
 from platform_kit.auth import AUTHORIZATION, TokenVerifier, principal_from_authorization, reset_principal, set_principal
@@ -123,6 +123,9 @@ class ErrorInterceptor(_UnaryInterceptor):
             return behavior(request, context)
         except errors.DomainError as exc:
             _abort(context, exc)
+        except IntegrityError as exc:  # a uniqueness race the use case did not foresee: retryable
+            log.warning("integrity conflict in %s: %s", method, exc.orig)
+            _abort(context, errors.Conflict("zmiana koliduje z inną, wykonaną w tym samym czasie; spróbuj ponownie"))
         except (OperationalError, DBAPIError) as exc:
             if isinstance(exc, OperationalError) or exc.connection_invalidated:
                 log.warning("database unavailable in %s: %s", method, exc)

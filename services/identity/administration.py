@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dziennik.identity.v1 import events_pb2, identity_pb2
@@ -101,15 +102,18 @@ class SchoolAdministration:
             raise InvalidArgument("klasa tylko dla ucznia", field_errors={"class_id": "Klasę podaje się tylko dla ucznia."})
         if children and role != "parent":
             raise InvalidArgument("dzieci tylko dla rodzica", field_errors={"children": "Dzieci podaje się tylko dla rodzica."})
-        with self.database.transaction() as session:
-            if session.get(School, school_id) is None:
-                raise NotFound("nie ma takiej szkoły")
-            account = self._new_account(session, school_id, role, first_name, last_name, email, phone)
-            if class_id:
-                self._enrol(session, account.user, self._class(session, caller, class_id, field_name="class_id"))
-            for student_id in children or []:
-                self._link(session, caller, account.user, self._student(session, caller, student_id, "children"))
-        return account
+        def create() -> NewAccount:
+            with self.database.transaction() as session:
+                if session.get(School, school_id) is None:
+                    raise NotFound("nie ma takiej szkoły")
+                account = self._new_account(session, school_id, role, first_name, last_name, email, phone)
+                if class_id:
+                    self._enrol(session, account.user, self._class(session, caller, class_id, field_name="class_id"))
+                for student_id in children or []:
+                    self._link(session, caller, account.user, self._student(session, caller, student_id, "children"))
+            return account
+
+        return _retrying_login_clashes(create)
 
     def list_users(self, caller: Principal, school_id: str = "", role: str = "", class_id: str = "") -> list[tuple[User, str]]:
         """The school's people (with each student's class id), newest last."""
@@ -194,6 +198,9 @@ class SchoolAdministration:
         """Students with their parents from a CSV file, all or nothing. A parent already in the
         school (same e-mail or phone: a sibling's) is linked, not created again."""
         rows = _parse_class_list(data)
+        return _retrying_login_clashes(lambda: self._import_rows(caller, class_id, rows))
+
+    def _import_rows(self, caller: Principal, class_id: str, rows: list[tuple[int, dict[str, str]]]) -> list[ImportedRow]:
         problems: dict[str, str] = {}
         imported: list[ImportedRow] = []
         with self.database.transaction() as session:
@@ -323,6 +330,17 @@ class SchoolAdministration:
             session.flush()
 
 
+def _retrying_login_clashes(create):
+    """Run `create` again when another request took the login it chose in the meantime (two
+    secretaries adding two Jan Kowalskis at once): the next try sees that login taken."""
+    for attempt in range(3):
+        try:
+            return create()
+        except IntegrityError as exc:
+            if "login" not in str(exc.orig) or attempt == 2:
+                raise
+
+
 def _policy(name: str) -> str:
     if name not in access.PRESETS:
         raise InvalidArgument("nieznana polityka dostępu", field_errors={"access_policy": f"Jedna z: {', '.join(access.PRESETS)}."})
@@ -330,6 +348,8 @@ def _policy(name: str) -> str:
 
 
 def _free_login(session: Session, stem: str) -> str:
+    if session.get_bind().dialect.name == "postgresql":  # namesakes created at once take turns
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:stem))"), {"stem": f"login:{stem}"})
     taken = set(session.scalars(select(User.login).where(User.login.like(f"{stem}%"))))
     if stem not in taken:
         return stem

@@ -741,3 +741,16 @@ def test_a_payment_settled_delivered_twice_extends_only_once(sessions, administr
     assert extended.payment_event_id == event.event_id
     assert count(database, select(func.count()).select_from(INBOX_TABLE).where(INBOX_TABLE.c.consumer == queue)) == 1
     assert bus.queue_depth(amqp_url, queue) == 0
+
+
+def test_two_secretaries_adding_namesakes_at_once_both_succeed(administration):
+    from concurrent.futures import ThreadPoolExecutor
+
+    school_id, admin = school_with_admin(administration, "SP namesakes")
+
+    def add(_):
+        return administration.create_user(admin, role="parent", first_name="Jan", last_name="Kowalski").user.login
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        logins = list(pool.map(add, range(6)))
+    assert len(set(logins)) == 6 and "jan.kowalski" in logins
