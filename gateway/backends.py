@@ -7,6 +7,7 @@ import threading
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from dziennik.attendance.v1 import attendance_pb2_grpc
 from dziennik.gradebook.v1 import gradebook_pb2_grpc
 from dziennik.identity.v1 import identity_pb2_grpc
 from platform_kit.auth import TokenVerifier
@@ -38,6 +39,10 @@ class Backends:
     @property
     def identity(self) -> identity_pb2_grpc.IdentityServiceStub:
         return identity_pb2_grpc.IdentityServiceStub(self.channel("identity"))
+
+    @property
+    def attendance(self) -> attendance_pb2_grpc.AttendanceServiceStub:
+        return attendance_pb2_grpc.AttendanceServiceStub(self.channel("attendance"))
 
     @property
     def gradebook(self) -> gradebook_pb2_grpc.GradebookServiceStub:

@@ -56,7 +56,7 @@ class ThresholdSchema(Schema):
     grade = fields.String(required=True, validate=validate.OneOf(["1", "2", "3", "4", "5", "6"]))
 
 
-class SettingsSchema(Schema):
+class GradeSettingsSchema(Schema):
     plus = fields.Decimal(required=True, as_string=True, validate=validate.Range(min=0, max=0.99), metadata={"example": "0.5"})
     minus = fields.Decimal(required=True, as_string=True, validate=validate.Range(min=0, max=0.99), metadata={"example": "0.25"})
     improved_original_counts = fields.Boolean(required=True)
@@ -97,15 +97,15 @@ def _settings_body(settings) -> dict:
 
 
 @blp.route("/grade-settings", methods=["GET"])
-@blp.response(200, SettingsSchema)
+@blp.response(200, GradeSettingsSchema)
 def get_settings():
     """The school's grading rules: modifier values, allowed marks, improvements, term-grade thresholds."""
     return _settings_body(_gradebook().GetSettings(gradebook_pb2.GetSettingsRequest(), metadata=caller().metadata).settings)
 
 
 @blp.route("/grade-settings", methods=["PUT"])
-@blp.arguments(SettingsSchema)
-@blp.response(200, SettingsSchema)
+@blp.arguments(GradeSettingsSchema)
+@blp.response(200, GradeSettingsSchema)
 def put_settings(body):
     """Change the school's grading rules (the secretary)."""
     settings = gradebook_pb2.Settings(

@@ -1,12 +1,14 @@
-"""Attendance as a process: it migrates its database and answers health; RPCs arrive with its issue."""
+"""Attendance as a process: settings, wiring and the command line (see platform_kit.service)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from dziennik.attendance.v1 import attendance_pb2_grpc
 from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
 from platform_kit.grpc_server import Registration
-from platform_kit.service import ServiceDefinition
+from platform_kit.service import Runtime, ServiceDefinition
+from services.attendance.grpc_api import AttendanceServicer, Services
+from services.attendance.meeting import MeetingReports
+from services.attendance.use_cases import Attendance
 
 
 class AttendanceSettings(ServiceSettings):
@@ -14,9 +16,15 @@ class AttendanceSettings(ServiceSettings):
     grpc_port: int = DEFAULT_GRPC_PORTS["attendance"]
 
 
+def grpc_services(runtime: Runtime) -> list[Registration]:
+    services = Services(runtime.channel("identity"), runtime.channel("gradebook"), runtime.settings.service_token)
+    attendance = Attendance(runtime.database, services)
+    return [Registration.of(AttendanceServicer(attendance, MeetingReports(attendance, services.grades_of)))]
+
+
 DEFINITION = ServiceDefinition(
     name="attendance",
     settings_class=AttendanceSettings,
     migrations=Path(__file__).parent / "migrations",
-    grpc=lambda runtime: [Registration.of(attendance_pb2_grpc.AttendanceServiceServicer())],
+    grpc=grpc_services,
 )

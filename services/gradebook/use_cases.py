@@ -145,7 +145,7 @@ class Gradebook:
     def get_subject(self, caller: Principal, subject_id: str) -> Subject:
         with self.database.transaction() as session:
             subject = session.get(Subject, subject_id) if subject_id else None
-        if subject is None or not ("superadmin" in caller.roles or subject.school_id == caller.school_id):
+        if subject is None or not (caller.is_service or "superadmin" in caller.roles or subject.school_id == caller.school_id):
             raise NotFound("nie ma takiego przedmiotu")
         return subject
 
@@ -548,8 +548,8 @@ class Gradebook:
         student = self.people.student(student_id) if student_id else None
         if student is None:
             raise NotFound("nie ma takiego ucznia")
-        if caller.user_id == student.id or caller.user_id in student.parent_ids:
-            return student
+        if caller.is_service or caller.user_id == student.id or caller.user_id in student.parent_ids:
+            return student  # services (attendance's meeting report) authorize their own callers
         if caller.school_id == student.school_id:
             if caller.has_any_role("school_admin", "principal"):
                 return student

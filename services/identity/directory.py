@@ -100,6 +100,19 @@ class Directory:
             )
             return student, parents, _class_of(session, student.id)
 
+    def class_roster(self, caller: Principal, class_id: str) -> tuple[SchoolClass, str, list[User]]:
+        """A class, its school's name and its students; for services and the school's staff."""
+        with self.database.transaction() as session:
+            klass = session.get(SchoolClass, class_id) if class_id else None
+            if klass is None or not (caller.is_service or (caller.school_id == klass.school_id and caller.has_any_role(*people.STAFF_ROLES))):
+                raise NotFound("nie ma takiej klasy")
+            students = list(
+                session.scalars(
+                    select(User).join(Enrolment, Enrolment.student_id == User.id).where(Enrolment.class_id == klass.id).order_by(User.last_name, User.first_name)
+                )
+            )
+            return klass, session.get(School, klass.school_id).name, students
+
     def authorization_facts(self, caller: Principal, user_id: str) -> Facts:
         """What `user_id` may touch; for services, and for a user asking about themself."""
         if not (caller.is_service or caller.user_id == user_id):

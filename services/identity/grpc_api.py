@@ -207,6 +207,14 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             last_name=facts.user.last_name,
         )
 
+    def GetClassRoster(self, request, context):
+        klass, school_name, students = self.directory.class_roster(current_principal(), request.class_id)
+        return pb.GetClassRosterResponse(
+            **{"class": _class(klass)},
+            school_name=school_name,
+            students=[pb.RosterStudent(id=s.id, first_name=s.first_name, last_name=s.last_name) for s in students],
+        )
+
     def CheckAccess(self, request, context):
         return pb.CheckAccessResponse(access=_access(self.directory.check_access(current_principal(), request.student_id, request.feature)))
 
