@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway.api import admin, attendance, auth, grades, me
+from gateway.api import admin, attendance, auth, communication, grades, me
 from gateway.backends import Backends
 from gateway.problems import Problem, code_for_status, from_rpc_error, response_for
 from gateway.security import authenticate_request, check_body_type, public
@@ -28,7 +28,7 @@ HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests answered by the ga
 HTTP_SECONDS = Histogram("http_request_duration_seconds", "Time to answer an HTTP request.", ["method", "endpoint"])
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-MAX_BODY_BYTES = 1 * 1024 * 1024
+MAX_BODY_BYTES = 1 * 1024 * 1024  # views that take files say so (security.accepts)
 
 
 def create_app(settings: GatewaySettings | None = None) -> Flask:
@@ -50,7 +50,7 @@ def create_app(settings: GatewaySettings | None = None) -> Flask:
 
     api = Api(app, spec_kwargs={"info": {"description": "Elektroniczny dziennik szkolny: publiczne API v1."}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
-    for blueprint in (auth.blp, me.blp, admin.blp, grades.blp, attendance.blp):
+    for blueprint in (auth.blp, me.blp, admin.blp, grades.blp, attendance.blp, communication.blp):
         api.register_blueprint(blueprint)
     app.view_functions["api-docs.openapi_json"] = public(_plain(app.view_functions["api-docs.openapi_json"]))
 
@@ -75,6 +75,8 @@ def _register_request_hooks(app: Flask) -> None:
         g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
         g.correlation_token = set_correlation_id(g.request_id)
         g.started = time.perf_counter()
+        view = app.view_functions.get(request.endpoint or "")
+        request.max_content_length = getattr(view, "max_body", MAX_BODY_BYTES)
         authenticate_request()  # 401 comes before anything about the body (API.md, order of checks)
         check_body_type()
 

@@ -10,6 +10,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from dziennik.attendance.v1 import attendance_pb2_grpc
 from dziennik.gradebook.v1 import gradebook_pb2_grpc
 from dziennik.identity.v1 import identity_pb2_grpc
+from dziennik.messaging.v1 import messaging_pb2_grpc
 from platform_kit.auth import TokenVerifier
 from platform_kit.config import DEFAULT_GRPC_PORTS, CommonSettings
 from platform_kit.grpc_client import open_channel
@@ -43,6 +44,10 @@ class Backends:
     @property
     def attendance(self) -> attendance_pb2_grpc.AttendanceServiceStub:
         return attendance_pb2_grpc.AttendanceServiceStub(self.channel("attendance"))
+
+    @property
+    def messaging(self) -> messaging_pb2_grpc.MessagingServiceStub:
+        return messaging_pb2_grpc.MessagingServiceStub(self.channel("messaging"))
 
     @property
     def gradebook(self) -> gradebook_pb2_grpc.GradebookServiceStub:

@@ -39,11 +39,14 @@ def caller() -> Caller:
     return g.caller
 
 
-def accepts(*mimetypes: str):
-    """Marks a view that takes a body other than JSON (e.g. a CSV upload)."""
+def accepts(*mimetypes: str, max_body: int | None = None):
+    """Marks a view that takes a body other than JSON (a CSV file, an attachment), and may take
+    a larger one than the default."""
 
     def mark(view):
         view.accepts = mimetypes
+        if max_body is not None:
+            view.max_body = max_body
         return view
 
     return mark

@@ -47,6 +47,8 @@ def open_channel(target: str, *, deadline_seconds: float = 5.0) -> grpc.Channel:
             # Reconnect quickly after a backend restarts (gRPC's default back-off grows to 120 s).
             ("grpc.initial_reconnect_backoff_ms", 200),
             ("grpc.max_reconnect_backoff_ms", 2_000),
+            ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+            ("grpc.max_send_message_length", 16 * 1024 * 1024),
         ],
     )
     return grpc.intercept_channel(channel, _CallDefaults(deadline_seconds))

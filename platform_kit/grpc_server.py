@@ -23,6 +23,7 @@ from platform_kit.metrics import GRPC_HANDLED, GRPC_HANDLING_SECONDS
 
 log = logging.getLogger(__name__)
 
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 READINESS = "readiness"  # health service name that turns SERVING once dependencies answer
 ERROR_CODE_KEY = "dziennik-error-code"  # trailing metadata: the problem `code`
 FIELD_ERRORS_KEY = "dziennik-field-errors"  # trailing metadata: JSON {field: message}
@@ -177,7 +178,12 @@ def create_server(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers),
         interceptors=[MetricsInterceptor(), CallerInterceptor(verifier, service_token), ErrorInterceptor()],
-        options=[("grpc.so_reuseport", 0)],
+        options=[
+            ("grpc.so_reuseport", 0),
+            # Attachments of up to 10 MB travel in one message.
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ],
     )
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

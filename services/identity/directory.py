@@ -113,6 +113,20 @@ class Directory:
             )
             return klass, session.get(School, klass.school_id).name, students
 
+    def school_directory(self, caller: Principal, school_id: str):
+        """Everyone in the school with their classes, links and teaching (services only)."""
+        if not caller.is_service:
+            raise NotFound("nie ma takiej szkoły")
+        with self.database.transaction() as session:
+            people = list(session.scalars(select(User).where(User.school_id == school_id)))
+            classes = list(session.scalars(select(SchoolClass).where(SchoolClass.school_id == school_id)))
+            class_ids = [c.id for c in classes]
+            enrolment = {e.student_id: e.class_id for e in session.scalars(select(Enrolment).where(Enrolment.class_id.in_(class_ids)).order_by(Enrolment.school_year))}
+            ids = [p.id for p in people]
+            links = [(l.parent_id, l.student_id) for l in session.scalars(select(ParentLink).where(ParentLink.student_id.in_(ids)))]
+            teaching = [(t.teacher_id, t.class_id, t.subject_id) for t in session.scalars(select(TeachingAssignment).where(TeachingAssignment.class_id.in_(class_ids)))]
+            return people, enrolment, links, teaching, classes
+
     def authorization_facts(self, caller: Principal, user_id: str) -> Facts:
         """What `user_id` may touch; for services, and for a user asking about themself."""
         if not (caller.is_service or caller.user_id == user_id):

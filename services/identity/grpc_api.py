@@ -215,6 +215,16 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             students=[pb.RosterStudent(id=s.id, first_name=s.first_name, last_name=s.last_name) for s in students],
         )
 
+    def GetSchoolDirectory(self, request, context):
+        people, enrolment, links, teaching, classes = self.directory.school_directory(current_principal(), request.school_id)
+        return pb.GetSchoolDirectoryResponse(
+            school_id=request.school_id,
+            people=[pb.DirectoryPerson(id=p.id, first_name=p.first_name, last_name=p.last_name, roles=[_role(r) for r in p.role_names], class_id=enrolment.get(p.id, "")) for p in people],
+            links=[pb.ParentChild(parent_id=a, student_id=b) for a, b in links],
+            teaching=[pb.Teaching(teacher_id=t, class_id=c, subject_id=s) for t, c, s in teaching],
+            classes=[_class(k) for k in classes],
+        )
+
     def CheckAccess(self, request, context):
         return pb.CheckAccessResponse(access=_access(self.directory.check_access(current_principal(), request.student_id, request.feature)))
 

@@ -1,22 +1,32 @@
-"""Messaging as a process: it migrates its database and answers health; RPCs arrive with its issue."""
+"""Messaging as a process: settings, wiring and the command line (see platform_kit.service)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from dziennik.messaging.v1 import messaging_pb2_grpc
 from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
 from platform_kit.grpc_server import Registration
-from platform_kit.service import ServiceDefinition
+from platform_kit.service import Runtime, ServiceDefinition
+from services.messaging.grpc_api import MessagingServicer, SchoolDirectories
+from services.messaging.use_cases import Messaging
 
 
 class MessagingSettings(ServiceSettings):
     model_config = service_config("messaging")
     grpc_port: int = DEFAULT_GRPC_PORTS["messaging"]
+    # Where attachments are kept (default: <DZIENNIK_VAR_DIR>/attachments).
+    attachments_dir: Path | None = None
+
+
+def grpc_services(runtime: Runtime) -> list[Registration]:
+    settings: MessagingSettings = runtime.settings  # type: ignore[assignment]
+    directories = SchoolDirectories(runtime.channel("identity"), runtime.channel("gradebook"), settings.service_token)
+    messaging = Messaging(runtime.database, directories, settings.attachments_dir or settings.var_dir / "attachments")
+    return [Registration.of(MessagingServicer(messaging))]
 
 
 DEFINITION = ServiceDefinition(
     name="messaging",
     settings_class=MessagingSettings,
     migrations=Path(__file__).parent / "migrations",
-    grpc=lambda runtime: [Registration.of(messaging_pb2_grpc.MessagingServiceServicer())],
+    grpc=grpc_services,
 )
