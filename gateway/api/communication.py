@@ -291,6 +291,26 @@ def calendar(query):
     return {"items": [_event(e) for e in answer.events]}
 
 
+class CalendarSettingsSchema(Schema):
+    tests_per_week = fields.Integer(required=True, validate=validate.Range(min=1, max=10))
+
+
+@blp.route("/calendar/settings", methods=["GET"])
+@blp.response(200, CalendarSettingsSchema)
+def calendar_settings():
+    """The school's limit of tests per class per week."""
+    return {"tests_per_week": _messaging().GetCalendarSettings(pb.GetCalendarSettingsRequest(), metadata=caller().metadata).tests_per_week}
+
+
+@blp.route("/calendar/settings", methods=["PUT"])
+@blp.arguments(CalendarSettingsSchema)
+@blp.response(200, CalendarSettingsSchema)
+def put_calendar_settings(body):
+    """Change the limit (the secretary); a teacher scheduling one more test that week is warned."""
+    answer = _messaging().UpdateCalendarSettings(pb.CalendarSettings(tests_per_week=body["tests_per_week"]), metadata=caller().metadata)
+    return {"tests_per_week": answer.tests_per_week}
+
+
 @blp.route("/me/calendar-feed", methods=["POST"])
 @blp.response(201, FeedSchema)
 def create_feed():

@@ -90,6 +90,12 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
     def ListEvents(self, request, context):
         return pb.ListEventsResponse(events=[_event(e) for e in self.messaging.events(current_principal(), getattr(request, "from"), request.to)])
 
+    def GetCalendarSettings(self, request, context):
+        return pb.CalendarSettings(tests_per_week=self.messaging.calendar_settings(current_principal()))
+
+    def UpdateCalendarSettings(self, request, context):
+        return pb.CalendarSettings(tests_per_week=self.messaging.set_calendar_settings(current_principal(), request.tests_per_week))
+
     def CreateFeed(self, request, context):
         return pb.CreateFeedResponse(token=self.messaging.create_feed(current_principal()))
 

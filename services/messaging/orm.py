@@ -123,3 +123,12 @@ class TicketPost(Base):
     author_id: Mapped[str] = mapped_column(String(36))
     body: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CalendarSettings(Base):
+    """A school's calendar rules; a school without a row uses the defaults."""
+
+    __tablename__ = "calendar_settings"
+
+    school_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tests_per_week: Mapped[int] = mapped_column(Integer)

@@ -21,7 +21,7 @@ from platform_kit.db import Database
 from platform_kit.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from services.messaging import directory as rules
 from services.messaging.orm import (
-    Announcement, AnnouncementRead, Attachment, CalendarEvent, CalendarFeed, Delivery, Message, Ticket, TicketPost,
+    Announcement, AnnouncementRead, Attachment, CalendarEvent, CalendarFeed, CalendarSettings, Delivery, Message, Ticket, TicketPost,
 )
 
 SCHOOL_TIME = ZoneInfo("Europe/Warsaw")
@@ -41,7 +41,7 @@ ATTACHMENT_TYPES = {
     "application/vnd.oasis.opendocument.text": (b"PK\x03\x04",),
 }
 EVENT_KINDS = ("test", "quiz", "event", "meeting")
-TESTS_PER_WEEK = 3  # the usual statute: at most three tests (sprawdziany) per class per week
+DEFAULT_TESTS_PER_WEEK = 3  # the usual statute: at most three tests (sprawdziany) per class per week
 TICKET_STATUSES = ("open", "answered", "closed")
 
 
@@ -334,8 +334,9 @@ class Messaging:
                         CalendarEvent.class_id == class_id, CalendarEvent.kind == "test", CalendarEvent.date >= monday, CalendarEvent.date <= monday + timedelta(days=6)
                     )
                 )
-                if tests >= TESTS_PER_WEEK:
-                    warnings.append(f"Klasa {directory.classes[class_id].name} ma już w tym tygodniu {tests} sprawdziany (limit szkoły: {TESTS_PER_WEEK}).")
+                limit = self._tests_per_week(session, directory.school_id)
+                if tests >= limit:
+                    warnings.append(f"Klasa {directory.classes[class_id].name} ma już w tym tygodniu {tests} sprawdziany (limit szkoły: {limit}).")
             event = CalendarEvent(
                 id=str(uuid.uuid4()), school_id=directory.school_id, kind=kind, title=title.strip(), date=event_day, class_id=class_id or None,
                 subject_id=subject_id or None, description=description.strip(), author_id=caller.user_id, created_at=_now(),
@@ -347,6 +348,27 @@ class Messaging:
                 school_id=event.school_id,
             )
             return event, warnings
+
+    @staticmethod
+    def _tests_per_week(session, school_id: str) -> int:
+        row = session.get(CalendarSettings, school_id)
+        return row.tests_per_week if row else DEFAULT_TESTS_PER_WEEK
+
+    def calendar_settings(self, caller: Principal) -> int:
+        directory = self._directory(caller)
+        with self.database.transaction() as session:
+            return self._tests_per_week(session, directory.school_id)
+
+    def set_calendar_settings(self, caller: Principal, tests_per_week: int) -> int:
+        if "school_admin" not in caller.roles:
+            raise PermissionDenied("to ustawia sekretariat szkoły")
+        if not 1 <= tests_per_week <= 10:
+            raise InvalidArgument("niepoprawny limit", field_errors={"tests_per_week": "Od 1 do 10 sprawdzianów w tygodniu."})
+        with self.database.transaction() as session:
+            row = session.get(CalendarSettings, caller.school_id) or CalendarSettings(school_id=caller.school_id)
+            row.tests_per_week = tests_per_week
+            session.add(row)
+        return tests_per_week
 
     def events(self, caller: Principal, start: str = "", end: str = "") -> list[CalendarEvent]:
         """The school's and the caller's classes' events; default today … today + 30 days."""

@@ -130,7 +130,8 @@ def system(tmp_path_factory) -> System:
     for service in SERVICES:
         env[f"{service.upper()}_DATABASE_URL"] = databases[service]
         env[f"{service.upper()}_GRPC_PORT"] = str(free_port())
-    base_port = random.randrange(20_000, 40_000, 100)
+    # honcho gives process n the port base + 100·n; stay below the ephemeral range free_port() draws from.
+    base_port = random.randrange(10_000, 28_000, 100)
     with open(log, "wb") as output:
         honcho = subprocess.Popen(
             [str(ROOT / ".venv/bin/honcho"), "start", "-f", "Procfile", "-p", str(base_port), "--no-colour"],

@@ -195,6 +195,11 @@ def test_the_calendar_warns_about_too_many_tests_and_feeds_an_ical_subscription(
         assert answer.status_code == 201, answer.text
         warnings.append(answer.json()["warnings"])
     assert warnings[:3] == [[], [], []] and warnings[3]  # the fourth test that week gets a warning
+    assert api(system, "GET", "/calendar/settings", h["ola"]).json() == {"tests_per_week": 3}
+    assert api(system, "PUT", "/calendar/settings", h["ola"], json={"tests_per_week": 2}).status_code == 403
+    assert api(system, "PUT", "/calendar/settings", h["secretary"], json={"tests_per_week": 5}).json() == {"tests_per_week": 5}
+    fifth = api(system, "POST", "/calendar/events", h["ola"], json={"kind": "test", "title": "Sprawdzian 5", "date": (monday + timedelta(days=4)).isoformat(), "class_id": school["a4"]})
+    assert fifth.json()["warnings"] == []  # 4 so far, the school now allows 5
     assert api(system, "POST", "/calendar/events", h["ola"], json={"kind": "test", "title": "x", "date": monday.isoformat(), "class_id": school["b4"]}).status_code == 403
     meeting = api(system, "POST", "/calendar/events", h["secretary"], json={"kind": "meeting", "title": "Wywiadówka", "date": (monday + timedelta(days=2)).isoformat()})
     assert meeting.status_code == 201
