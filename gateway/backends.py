@@ -8,6 +8,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dziennik.attendance.v1 import attendance_pb2_grpc
+from dziennik.billing.v1 import billing_pb2_grpc
 from dziennik.gradebook.v1 import gradebook_pb2_grpc
 from dziennik.identity.v1 import identity_pb2_grpc
 from dziennik.messaging.v1 import messaging_pb2_grpc
@@ -48,6 +49,10 @@ class Backends:
     @property
     def messaging(self) -> messaging_pb2_grpc.MessagingServiceStub:
         return messaging_pb2_grpc.MessagingServiceStub(self.channel("messaging"))
+
+    @property
+    def billing(self) -> billing_pb2_grpc.BillingServiceStub:
+        return billing_pb2_grpc.BillingServiceStub(self.channel("billing"))
 
     @property
     def gradebook(self) -> gradebook_pb2_grpc.GradebookServiceStub:

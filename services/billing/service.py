@@ -1,22 +1,43 @@
-"""Billing as a process: it migrates its database and answers health; RPCs arrive with its issue."""
+"""Billing as a process: settings, wiring and the command line (see platform_kit.service)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from dziennik.billing.v1 import billing_pb2_grpc
+from pydantic import Field
+
 from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
 from platform_kit.grpc_server import Registration
-from platform_kit.service import ServiceDefinition
+from platform_kit.service import Runtime, ServiceDefinition
+from services.billing.grpc_api import BillingServicer, IdentityFamilies
+from services.billing.payu import PayU
+from services.billing.use_cases import Billing, BillingConfig
 
 
 class BillingSettings(ServiceSettings):
     model_config = service_config("billing")
     grpc_port: int = DEFAULT_GRPC_PORTS["billing"]
+    public_url: str = Field("http://localhost:8080", validation_alias="DZIENNIK_PUBLIC_URL", pattern=r"^https?://")
+    # Defaults fit the PayU simulator that `make run` starts; production sets PayU's values.
+    payu_base_url: str = Field("http://127.0.0.1:8090", validation_alias="PAYU_BASE_URL", pattern=r"^https?://")
+    payu_pos_id: str = Field("300746", validation_alias="PAYU_POS_ID")
+    payu_client_id: str = Field("300746", validation_alias="PAYU_CLIENT_ID")
+    payu_client_secret: str = Field("simulator-client-secret", validation_alias="PAYU_CLIENT_SECRET")
+    payu_second_key: str = Field("simulator-second-key", validation_alias="PAYU_SECOND_KEY", min_length=8)
+    account_number: str = Field("PL61 1090 1014 0000 0712 1981 2874", validation_alias="BILLING_ACCOUNT_NUMBER")
+    recipient: str = Field("Dziennik — płatności szkolne", validation_alias="BILLING_RECIPIENT")
+
+
+def grpc_services(runtime: Runtime) -> list[Registration]:
+    s: BillingSettings = runtime.settings  # type: ignore[assignment]
+    payu = PayU(s.payu_base_url, s.payu_pos_id, s.payu_client_id, s.payu_client_secret)
+    config = BillingConfig(public_url=s.public_url, second_key=s.payu_second_key, account_number=s.account_number, recipient=s.recipient)
+    billing = Billing(runtime.database, IdentityFamilies(runtime.channel("identity"), s.service_token), payu, config)
+    return [Registration.of(BillingServicer(billing))]
 
 
 DEFINITION = ServiceDefinition(
     name="billing",
     settings_class=BillingSettings,
     migrations=Path(__file__).parent / "migrations",
-    grpc=lambda runtime: [Registration.of(billing_pb2_grpc.BillingServiceServicer())],
+    grpc=grpc_services,
 )

@@ -43,7 +43,8 @@ def procfile_line(name: str) -> str:
     return next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith(f"{name}:"))
 
 
-PROCESSES = sorted(set(procfile()) - {"demo"})
+# Local-only processes: the demo loader and the PayU simulator (production talks to PayU itself).
+PROCESSES = sorted(set(procfile()) - {"demo", "payu-simulator"})
 SERVERS = sorted(name for name in PROCESSES if procfile()[name][-1] == "serve")
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "__main__.py").is_file())
 

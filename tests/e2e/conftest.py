@@ -112,6 +112,7 @@ def system(tmp_path_factory) -> System:
     amqp_url = create_vhost()
     databases = {service: create_database(service) for service in SERVICES}
     gateway_port = free_port()
+    payu_port = free_port()
     env = {
         **os.environ,
         "DZIENNIK_VAR_DIR": str(var_dir),
@@ -125,6 +126,11 @@ def system(tmp_path_factory) -> System:
         "IDENTITY_RETRY_DELAYS_MS": "[500, 2000]",
         # Tests speak for several client addresses through X-Forwarded-For.
         "GATEWAY_TRUSTED_PROXIES": "1",
+        "DZIENNIK_PUBLIC_URL": f"http://127.0.0.1:{gateway_port}",
+        "PAYU_BASE_URL": f"http://127.0.0.1:{payu_port}",
+        "PAYU_SIMULATOR_PORT": str(payu_port),
+        "PAYU_SECOND_KEY": "e2e-second-key-" + secrets.token_hex(4),
+        "PAYU_SIMULATOR_TROUBLE": "0.2",  # 429s, repeated and reordered notifications
         "PYTHONUNBUFFERED": "1",
     }
     for service in SERVICES:

@@ -1,0 +1,62 @@
+"""Billing's gRPC entrypoint, and the adapter that asks identity about families."""
+from __future__ import annotations
+
+import grpc
+
+from dziennik.billing.v1 import billing_pb2 as pb
+from dziennik.billing.v1 import billing_pb2_grpc
+from dziennik.identity.v1 import identity_pb2, identity_pb2_grpc
+from platform_kit.auth import current_principal, service_metadata
+from services.billing.orm import Order
+from services.billing.use_cases import CHANNELS, Billing, Family
+
+
+class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
+    def __init__(self, billing: Billing) -> None:
+        self.billing = billing
+
+    def GetOffer(self, request, context):
+        products = self.billing.offer(current_principal())
+        return pb.GetOfferResponse(products=[pb.Product(code=c, price=p, period_months=m) for c, (p, m) in products.items()], channels=list(CHANNELS))
+
+    def CreateOrder(self, request, context):
+        order = self.billing.create_order(current_principal(), request.product, request.student_id, request.channel, request.client_ip)
+        return pb.CreateOrderResponse(order=self._order(order))
+
+    def ListOrders(self, request, context):
+        return pb.ListOrdersResponse(orders=[self._order(o) for o in self.billing.orders(current_principal(), request.status)])
+
+    def GetOrder(self, request, context):
+        return pb.GetOrderResponse(order=self._order(self.billing.order(current_principal(), request.order_id)))
+
+    def HandlePayuNotification(self, request, context):
+        self.billing.payu_notification(request.body, request.signature)
+        return pb.HandlePayuNotificationResponse()
+
+    def RecordCashPayment(self, request, context):
+        order = self.billing.cash_payment(current_principal(), request.order_id, request.amount, request.currency or "PLN")
+        return pb.RecordCashPaymentResponse(order=self._order(order))
+
+    def _order(self, order: Order) -> pb.Order:
+        transfer = self.billing.transfer(order)
+        return pb.Order(
+            id=order.id, transaction_number=order.transaction_number, status=order.status, amount=order.amount, currency=order.currency,
+            product=order.product, student_id=order.student_id, parent_id=order.parent_id, channel=order.channel, created_at=order.created_at.isoformat(),
+            paid_at=order.paid_at.isoformat() if order.paid_at else "", transfer=pb.Transfer(**transfer) if transfer else None,
+            redirect_url=order.redirect_url or "",
+        )
+
+
+class IdentityFamilies:
+    def __init__(self, channel, service_token: str) -> None:
+        self.stub = identity_pb2_grpc.IdentityServiceStub(channel)
+        self.metadata = service_metadata(service_token)
+
+    def of(self, student_id: str) -> Family | None:
+        try:
+            answer = self.stub.GetStudentContacts(identity_pb2.GetStudentContactsRequest(student_id=student_id), metadata=self.metadata)
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+        return Family(answer.student_id, answer.school_id, answer.first_name, answer.last_name, frozenset(p.user_id for p in answer.parents))

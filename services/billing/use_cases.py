@@ -1,0 +1,230 @@
+"""What billing does: the offer, orders with TRANSACTION numbers, PayU payments settled once
+however often PayU tells us, and cash at school — every change recorded, money in an
+append-only ledger."""
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Protocol
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from dziennik.billing.v1 import events_pb2
+from platform_kit.auth import Principal
+from platform_kit.bus import EventType, record_event
+from platform_kit.db import Database
+from platform_kit.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unauthenticated, Unavailable
+from services.billing import money
+from services.billing.orm import LedgerEntry, Order, OrderChange, Product
+from services.billing.payu import PayU
+
+log = logging.getLogger(__name__)
+
+PAYMENT_SETTLED = EventType("billing.payment_settled.v1", events_pb2.PaymentSettled)
+CHANNELS = ("payu", "bank_transfer", "postal", "cash")
+DEFAULT_PRODUCTS = {"extended_access": (2200, 12), "sms_alerts": (1200, 12)}  # grosze, months
+PRODUCT_NAMES = {"extended_access": "Dostęp rozszerzony do dziennika", "sms_alerts": "Powiadomienia SMS"}
+
+
+@dataclass(frozen=True)
+class Family:
+    """What identity says about a student: school, name, parents."""
+
+    student_id: str
+    school_id: str
+    first_name: str
+    last_name: str
+    parent_ids: frozenset[str]
+
+
+class Families(Protocol):
+    def of(self, student_id: str) -> Family | None: ...
+
+
+@dataclass(frozen=True)
+class BillingConfig:
+    public_url: str
+    second_key: str
+    account_number: str
+    recipient: str
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Billing:
+    def __init__(self, database: Database, families: Families, payu: PayU, config: BillingConfig) -> None:
+        self.database = database
+        self.families = families
+        self.payu = payu
+        self.config = config
+
+    def offer(self, caller: Principal) -> dict[str, tuple[int, int]]:
+        with self.database.transaction() as session:
+            return _products(session, caller.school_id or "")
+
+    def create_order(self, caller: Principal, product: str, student_id: str, channel: str, client_ip: str = "") -> Order:
+        """A parent orders a product for their child; PayU orders get PayU's payment page."""
+        if "parent" not in caller.roles:
+            raise PermissionDenied("zamówienia składa rodzic")
+        family = self.families.of(student_id) if student_id else None
+        if family is None or caller.user_id not in family.parent_ids:
+            raise NotFound("nie ma takiego ucznia")
+        problems = {}
+        if channel not in CHANNELS:
+            problems["channel"] = f"Jeden z: {', '.join(CHANNELS)}."
+        with self.database.transaction() as session:
+            products = _products(session, family.school_id)
+        if product not in products:
+            problems["product"] = f"Jeden z: {', '.join(products)}."
+        if problems:
+            raise InvalidArgument("niepoprawne zamówienie", field_errors=problems)
+        price, months = products[product]
+        order = self._insert_order(caller, family, product, price, months, channel)
+        if channel == "payu":
+            self._start_payu(order, family, client_ip)
+        return self.order(caller, order.id)
+
+    def _insert_order(self, caller: Principal, family: Family, product: str, price: int, months: int, channel: str) -> Order:
+        for _ in range(5):  # a random TRANSACTION number may, rarely, be taken
+            number = money.new_transaction_number()
+            try:
+                with self.database.transaction() as session:
+                    order = Order(
+                        id=str(uuid.uuid4()), transaction_number=number, school_id=family.school_id, parent_id=caller.user_id, student_id=family.student_id,
+                        student_name=f"{family.first_name} {family.last_name}", product=product, period_months=months, amount=price, currency="PLN",
+                        channel=channel, status=money.PENDING, title=money.transfer_title(number, family.first_name, family.last_name), created_at=_now(),
+                    )
+                    session.add(order)
+                    session.flush()
+                    _change(session, order, None, money.PENDING, caller.user_id, f"zamówienie ({channel})")
+                    session.add(LedgerEntry(school_id=order.school_id, order_id=order.id, kind="charge", channel=channel, amount=price, reference=number, at=order.created_at))
+                return order
+            except IntegrityError:
+                continue
+        raise Unavailable("nie udało się nadać numeru transakcji")
+
+    def _start_payu(self, order: Order, family: Family, client_ip: str) -> None:
+        base = self.config.public_url.rstrip("/")
+        try:
+            created = self.payu.create_order(
+                ext_order_id=order.id,
+                description=f"{PRODUCT_NAMES.get(order.product, order.product)}: {order.student_name}",
+                amount=order.amount,
+                notify_url=f"{base}/api/v1/billing/payu/notify",
+                continue_url=f"{base}/platnosci/{order.id}",
+                customer_ip=client_ip,
+                buyer={"extCustomerId": order.parent_id, "language": "pl"},
+                products=[{"name": PRODUCT_NAMES.get(order.product, order.product), "unitPrice": str(order.amount), "quantity": "1"}],
+            )
+        except Unavailable:
+            with self.database.transaction() as session:
+                stored = session.get(Order, order.id, with_for_update=True)
+                _change(session, stored, stored.status, money.next_status(stored.status, money.CANCELLED), "payu", "PayU niedostępne przy zakładaniu płatności")
+                stored.status = money.CANCELLED
+                session.add(LedgerEntry(school_id=stored.school_id, order_id=stored.id, kind="charge", channel="payu", amount=-stored.amount, reference="anulowanie", at=_now()))
+            raise
+        with self.database.transaction() as session:
+            stored = session.get(Order, order.id)
+            stored.payu_order_id, stored.redirect_url = created.payu_order_id, created.redirect_uri
+
+    def orders(self, caller: Principal, status: str = "") -> list[Order]:
+        query = select(Order)
+        if "school_admin" in caller.roles:
+            query = query.where(Order.school_id == caller.school_id)
+        elif "parent" in caller.roles:
+            query = query.where(Order.parent_id == caller.user_id)
+        else:
+            raise PermissionDenied("zamówienia widzi rodzic i sekretariat")
+        if status:
+            query = query.where(Order.status == status)
+        with self.database.transaction() as session:
+            return list(session.scalars(query.order_by(Order.created_at.desc()).limit(500)))
+
+    def order(self, caller: Principal, order_id: str) -> Order:
+        with self.database.transaction() as session:
+            order = session.get(Order, order_id) if order_id else None
+        if order is None or not (order.parent_id == caller.user_id or ("school_admin" in caller.roles and order.school_id == caller.school_id)):
+            raise NotFound("nie ma takiego zamówienia")
+        return order
+
+    def transfer(self, order: Order) -> dict | None:
+        if order.channel not in ("bank_transfer", "postal"):
+            return None
+        return {"account_number": self.config.account_number, "recipient": self.config.recipient, "title": order.title, "slip_rows": money.slip_rows(order.title)}
+
+    # -- payments --------------------------------------------------------------------------------------------
+
+    def payu_notification(self, body: bytes, signature: str) -> None:
+        """PayU's notification: verified on the raw body, settled once whatever the order or
+        repetition of notifications; a forged one changes nothing."""
+        if not money.verify_payu_signature(body, signature, self.config.second_key):
+            raise Unauthenticated("podpis powiadomienia PayU się nie zgadza", code="unauthenticated")
+        try:
+            notified = json.loads(body)["order"]
+            ext_order_id, status = notified["extOrderId"], notified["status"]
+        except (ValueError, KeyError, TypeError):
+            raise InvalidArgument("niepoprawne powiadomienie", field_errors={"order": "Brak extOrderId lub status."}) from None
+        with self.database.transaction() as session:
+            order = session.get(Order, ext_order_id, with_for_update=True)
+            if order is None or (order.payu_order_id and notified.get("orderId") not in (None, order.payu_order_id)):
+                log.warning("PayU notification for an unknown order %s", ext_order_id)
+                return  # answered 200: PayU must stop resending what we will never match
+            if status == "COMPLETED":
+                if str(notified.get("totalAmount")) != str(order.amount):
+                    log.error("PayU says %s for order %s of %s grosze; left for review", notified.get("totalAmount"), order.id, order.amount)
+                    return
+                self._settle(session, order, "payu", "payu", notified.get("orderId", ""))
+            elif status == "CANCELED" and order.status == money.PENDING:
+                _change(session, order, order.status, money.CANCELLED, "payu", "płatność anulowana w PayU")
+                order.status = money.CANCELLED
+                session.add(LedgerEntry(school_id=order.school_id, order_id=order.id, kind="charge", channel="payu", amount=-order.amount, reference="anulowanie", at=_now()))
+
+    def cash_payment(self, caller: Principal, order_id: str, amount: int, currency: str = "PLN") -> Order:
+        """The secretary records cash received at school for an order."""
+        if "school_admin" not in caller.roles:
+            raise PermissionDenied("wpłatę gotówki przyjmuje sekretariat")
+        with self.database.transaction() as session:
+            order = session.get(Order, order_id, with_for_update=True) if order_id else None
+            if order is None or order.school_id != caller.school_id:
+                raise NotFound("nie ma takiego zamówienia")
+            if currency != order.currency or amount != order.amount:
+                raise InvalidArgument("kwota się nie zgadza", field_errors={"amount": f"Należność: {order.amount / 100:.2f} zł."})
+            if order.status != money.PENDING:
+                raise Conflict(f"zamówienie jest już w stanie {order.status}")
+            self._settle(session, order, "cash", caller.user_id, f"kasa:{caller.user_id}")
+            return order
+
+    def _settle(self, session: Session, order: Order, channel: str, actor: str, reference: str) -> None:
+        """pending → paid once: the ledger entry and PaymentSettled happen with that change only."""
+        if order.status != money.PENDING:
+            return  # settled (or cancelled) before: a repeated notification changes nothing
+        _change(session, order, order.status, money.PAID, actor, f"zapłacono ({channel})")
+        order.status, order.paid_at = money.PAID, _now()
+        session.add(LedgerEntry(school_id=order.school_id, order_id=order.id, kind="payment", channel=channel, amount=-order.amount, reference=reference[:100], at=order.paid_at))
+        settled_at = Timestamp()
+        settled_at.FromDatetime(order.paid_at)
+        record_event(
+            session, PAYMENT_SETTLED,
+            events_pb2.PaymentSettled(order_id=order.id, school_id=order.school_id, parent_id=order.parent_id, student_id=order.student_id, product=order.product,
+                                      period_months=order.period_months, amount=order.amount, channel=channel, settled_at=settled_at),
+            school_id=order.school_id, subject=order.student_id,
+        )
+
+
+def _change(session: Session, order: Order, old: str | None, new: str, actor: str, note: str) -> None:
+    session.add(OrderChange(order_id=order.id, old_status=old, new_status=new, actor=actor, note=note, at=_now()))
+
+
+def _products(session: Session, school_id: str) -> dict[str, tuple[int, int]]:
+    products = dict(DEFAULT_PRODUCTS)
+    for row in session.scalars(select(Product).where(Product.school_id == school_id)):
+        products[row.code] = (row.price, row.period_months)
+    return products

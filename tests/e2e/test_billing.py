@@ -1,0 +1,136 @@
+"""Billing end to end: the offer, a PayU payment through the simulator ending in extended
+access, PayU notification storms and forgeries, transfer details, cash at school."""
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "Platnosci-" + uuid.uuid4().hex[:6]
+
+
+def api(system, method: str, path: str, headers: dict | None = None, **kwargs) -> requests.Response:
+    return requests.request(method, f"{system.url}/api/v1{path}", headers=headers, timeout=30, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def family(system):
+    """A brochure-policy school (grades need extended access) with two families."""
+    seeder = system.seeder()
+    operator = seeder.sign_in(system.operator)
+    school_id = seeder.school(operator, f"Szkoła płatna {uuid.uuid4().hex[:6]}", policy="brochure")
+    secretary = seeder.person(operator, school_id, "school_admin", "Kasia", "Kasjerka", PASSWORD)
+    office = seeder.sign_in(secretary)
+    class_id = seeder.school_class(office, school_id, "5C", "2026/2027")
+    child = seeder.person(office, school_id, "student", "Zofia", "Żółkiewska", PASSWORD, class_id=class_id)
+    parent = seeder.person(office, school_id, "parent", "Anna", "Żółkiewska", PASSWORD, children=(child,))
+    other_child = seeder.person(office, school_id, "student", "Olek", "Obcy", PASSWORD, class_id=class_id)
+    other_parent = seeder.person(office, school_id, "parent", "Olga", "Obca", PASSWORD, children=(other_child,))
+    return {
+        "child": child, "other_child": other_child, "parent": system.headers(parent), "other_parent": system.headers(other_parent),
+        "secretary": system.headers(secretary), "child_headers": system.headers(child),
+    }
+
+
+def test_the_offer_lists_extended_access_for_22_zl_and_the_channels(system, family):
+    offer = api(system, "GET", "/billing/offer", family["parent"]).json()
+    extended = next(p for p in offer["products"] if p["code"] == "extended_access")
+    assert extended == {"code": "extended_access", "price": {"amount": 2200, "currency": "PLN"}, "period_months": 12}
+    assert set(offer["channels"]) == {"payu", "bank_transfer", "postal", "cash"}
+
+
+def test_a_payu_payment_through_the_simulator_gives_the_family_extended_access(system, family):
+    child = family["child"]
+    assert api(system, "GET", f"/students/{child.id}/grades", family["parent"]).status_code == 402
+    order = api(system, "POST", "/billing/orders", family["parent"], json={"product": "extended_access", "student_id": child.id, "channel": "payu"})
+    assert order.status_code == 201, order.text
+    order = order.json()
+    assert order["status"] == "pending" and order["amount"] == {"amount": 2200, "currency": "PLN"} and order["redirect_url"]
+    page = requests.get(order["redirect_url"], timeout=10)
+    assert page.status_code == 200 and "Zapłać" in page.text and "22.00 zł" in page.text
+    paid = requests.post(order["redirect_url"], data={"action": "pay"}, allow_redirects=False, timeout=10)
+    assert paid.status_code == 302 and order["id"] in paid.headers["Location"]  # back to continueUrl
+
+    wait_for(lambda: api(system, "GET", f"/billing/orders/{order['id']}", family["parent"]).json()["status"] == "paid", timeout=60, message="the order paid")
+    wait_for(lambda: api(system, "GET", f"/students/{child.id}/grades", family["parent"]).status_code == 200, timeout=30, message="extended access")
+    assert api(system, "GET", f"/students/{child.id}/grades", family["child_headers"]).status_code == 200  # the student's own account too
+    today = datetime.now(ZoneInfo("Europe/Warsaw")).date()
+    me = api(system, "GET", "/me", family["parent"]).json()
+    assert me["children"][0]["access"] == {"tier": "extended", "valid_until": (today.replace(year=today.year + 1) - timedelta(days=1)).isoformat()}
+
+
+def signed(system, body: bytes, key: str | None = None) -> dict:
+    signature = hashlib.md5(body + (key or system.env["PAYU_SECOND_KEY"]).encode()).hexdigest()
+    return {"Content-Type": "application/json", "OpenPayu-Signature": f"sender=checkout;signature={signature};algorithm=MD5;content=DOCUMENT"}
+
+
+def test_a_notification_storm_settles_once_and_forgeries_change_nothing(system, family):
+    child = family["other_child"]
+    order = api(system, "POST", "/billing/orders", family["other_parent"], json={"product": "extended_access", "student_id": child.id, "channel": "payu"}).json()
+    payu_order_id = order["redirect_url"].rsplit("/", 1)[1]
+
+    def body(status: str, amount: str = "2200") -> bytes:
+        return json.dumps({"order": {"orderId": payu_order_id, "extOrderId": order["id"], "totalAmount": amount, "currencyCode": "PLN", "status": status}}).encode()
+
+    forged = requests.post(f"{system.url}/api/v1/billing/payu/notify", data=body("COMPLETED"), headers=signed(system, body("COMPLETED"), key="not-the-key"), timeout=10)
+    assert forged.status_code == 401
+    assert api(system, "GET", f"/billing/orders/{order['id']}", family["other_parent"]).json()["status"] == "pending"
+    wrong_amount = body("COMPLETED", "1")
+    assert requests.post(f"{system.url}/api/v1/billing/payu/notify", data=wrong_amount, headers=signed(system, wrong_amount), timeout=10).status_code == 200
+    assert api(system, "GET", f"/billing/orders/{order['id']}", family["other_parent"]).json()["status"] == "pending"
+
+    storm = [body("COMPLETED")] * 50 + [body("PENDING")] * 10 + [body("CANCELED")] * 5
+    import random
+
+    random.shuffle(storm)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(lambda b: requests.post(f"{system.url}/api/v1/billing/payu/notify", data=b, headers=signed(system, b), timeout=30).status_code, storm))
+    assert set(codes) == {200}
+    final = api(system, "GET", f"/billing/orders/{order['id']}", family["other_parent"]).json()
+    # Whichever came first wins for good: COMPLETED settles, a CANCELED before it cancels; never both, never twice.
+    assert final["status"] in ("paid", "cancelled")
+    if final["status"] == "paid":
+        today = datetime.now(ZoneInfo("Europe/Warsaw")).date()
+        wait_for(lambda: api(system, "GET", "/me", family["other_parent"]).json()["children"][0]["access"]["tier"] == "extended", timeout=30, message="extension")
+        access = api(system, "GET", "/me", family["other_parent"]).json()["children"][0]["access"]
+        assert access["valid_until"] == (today.replace(year=today.year + 1) - timedelta(days=1)).isoformat()  # extended once, not 50 times
+
+
+def test_a_transfer_order_shows_the_account_and_a_title_that_fits_the_slip(system, family):
+    order = api(system, "POST", "/billing/orders", family["parent"], json={"product": "sms_alerts", "student_id": family["child"].id, "channel": "bank_transfer"})
+    assert order.status_code == 201
+    transfer = order.json()["transfer"]
+    number = order.json()["transaction_number"]
+    assert transfer["title"] == f"{number} ZOFIA ZOLKIEWSKA" and len(transfer["title"]) <= 32
+    assert all(len(row) <= 27 for row in transfer["slip_rows"]) and transfer["account_number"]
+    assert api(system, "GET", f"/billing/orders/{order.json()['id']}", family["other_parent"]).status_code == 404
+    assert order.json()["id"] not in [o["id"] for o in api(system, "GET", "/billing/orders", family["other_parent"]).json()["items"]]
+    assert order.json()["id"] in [o["id"] for o in api(system, "GET", "/billing/orders", family["secretary"]).json()["items"]]
+
+
+def test_cash_at_school_is_recorded_by_the_secretary_once(system, family):
+    order = api(system, "POST", "/billing/orders", family["parent"], json={"product": "sms_alerts", "student_id": family["child"].id, "channel": "cash"}).json()
+    short = api(system, "POST", f"/billing/orders/{order['id']}/cash-payment", family["secretary"], json={"amount": {"amount": 1000, "currency": "PLN"}})
+    assert short.status_code == 400 and "amount" in short.json()["errors"]
+    assert api(system, "POST", f"/billing/orders/{order['id']}/cash-payment", family["parent"], json={"amount": {"amount": 1200, "currency": "PLN"}}).status_code == 403
+    paid = api(system, "POST", f"/billing/orders/{order['id']}/cash-payment", family["secretary"], json={"amount": {"amount": 1200, "currency": "PLN"}})
+    assert paid.status_code == 200 and paid.json()["status"] == "paid" and paid.json()["paid_at"]
+    again = api(system, "POST", f"/billing/orders/{order['id']}/cash-payment", family["secretary"], json={"amount": {"amount": 1200, "currency": "PLN"}})
+    assert again.status_code == 409
+
+
+def test_orders_only_for_ones_own_child(system, family):
+    answer = api(system, "POST", "/billing/orders", family["parent"], json={"product": "extended_access", "student_id": family["other_child"].id, "channel": "payu"})
+    assert answer.status_code == 404
+    bad = api(system, "POST", "/billing/orders", family["parent"], json={"product": "gold", "student_id": family["child"].id, "channel": "payu"})
+    assert bad.status_code == 400 and "product" in bad.json()["errors"]
