@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from dziennik.billing.v1 import billing_pb2 as pb
-from gateway.security import caller, client_ip, public
+from gateway.security import accepts, caller, client_ip, public
 
 blp = Blueprint("billing", __name__, url_prefix="/api/v1/billing", description="Płatności")
 
@@ -135,3 +135,66 @@ def payu_notify():
     signature = request.headers.get("OpenPayu-Signature") or request.headers.get("X-OpenPayU-Signature", "")
     _billing().HandlePayuNotification(pb.HandlePayuNotificationRequest(body=request.get_data(cache=False), signature=signature))
     return {"status": "ok"}
+
+
+class StatementLineSchema(Schema):
+    id = fields.String()
+    date = fields.String()
+    amount = fields.Nested(MoneySchema)
+    title = fields.String()
+    counterparty = fields.String()
+    outcome = fields.String(metadata={"description": "matched, unmatched, review:underpaid|overpaid|name_differs|already_settled, resolved, dismissed"})
+    order_id = fields.String(allow_none=True)
+    transaction_number = fields.String(allow_none=True)
+
+
+class StatementReportSchema(Schema):
+    matched = fields.List(fields.Nested(StatementLineSchema))
+    unmatched = fields.List(fields.Nested(StatementLineSchema), metadata={"description": "Waiting in the review queue."})
+    duplicates = fields.Integer(metadata={"description": "Lines imported before (never paid twice)."})
+
+
+class ReviewQueueSchema(Schema):
+    items = fields.List(fields.Nested(StatementLineSchema))
+
+
+class ResolutionSchema(Schema):
+    order_id = fields.String(validate=validate.Length(min=1, max=64))
+    dismiss = fields.Boolean(load_default=False)
+
+
+def _line(line) -> dict:
+    return {
+        "id": line.id, "date": line.date, "amount": {"amount": line.amount, "currency": "PLN"}, "title": line.title, "counterparty": line.counterparty,
+        "outcome": line.outcome, "order_id": line.order_id or None, "transaction_number": line.transaction_number or None,
+    }
+
+
+@accepts("text/plain", "text/csv", "application/octet-stream")
+@blp.route("/statements", methods=["POST"])
+@blp.response(200, StatementReportSchema)
+@blp.doc(requestBody={"content": {"text/plain": {"schema": {"type": "string", "format": "binary"}}}})
+def import_statement():
+    """Import a bank statement (the secretary): MT940 or a CSV export (UTF-8, Windows-1250,
+    ISO-8859-2, CP852). Lines naming a pending order's TRANSACTION number (check digit right),
+    confirmed by the student's name and the exact amount, pay it; the rest waits for review."""
+    answer = _billing().ImportStatement(pb.ImportStatementRequest(file=request.get_data(cache=False)), metadata=caller().metadata)
+    return {"matched": [_line(l) for l in answer.matched], "unmatched": [_line(l) for l in answer.unmatched], "duplicates": answer.duplicates}
+
+
+@blp.route("/review", methods=["GET"])
+@blp.response(200, ReviewQueueSchema)
+def review_queue():
+    """Statement lines the secretary must decide about: no number, a name that differs, a wrong amount."""
+    return {"items": [_line(l) for l in _billing().ListReviewQueue(pb.ListReviewQueueRequest(), metadata=caller().metadata).lines]}
+
+
+@blp.route("/review/<line_id>", methods=["POST"])
+@blp.arguments(ResolutionSchema)
+@blp.response(200, StatementLineSchema)
+def resolve_line(body, line_id):
+    """Pay an order from a checked line (`order_id`), or dismiss the line (`dismiss: true`)."""
+    answer = _billing().ResolveStatementLine(
+        pb.ResolveStatementLineRequest(line_id=line_id, order_id=body.get("order_id", ""), dismiss=body["dismiss"]), metadata=caller().metadata
+    )
+    return _line(answer.line)

@@ -8,12 +8,14 @@ from dziennik.billing.v1 import billing_pb2_grpc
 from dziennik.identity.v1 import identity_pb2, identity_pb2_grpc
 from platform_kit.auth import current_principal, service_metadata
 from services.billing.orm import Order
-from services.billing.use_cases import CHANNELS, Billing, Family
+from services.billing.money import find_transaction_numbers
+from services.billing.use_cases import CHANNELS, Billing, Family, Statements
 
 
 class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
     def __init__(self, billing: Billing) -> None:
         self.billing = billing
+        self.statements = Statements(billing)
 
     def GetOffer(self, request, context):
         products = self.billing.offer(current_principal())
@@ -37,6 +39,16 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         order = self.billing.cash_payment(current_principal(), request.order_id, request.amount, request.currency or "PLN")
         return pb.RecordCashPaymentResponse(order=self._order(order))
 
+    def ImportStatement(self, request, context):
+        report = self.statements.import_statement(current_principal(), request.file)
+        return pb.ImportStatementResponse(matched=[_line(r) for r in report.matched], unmatched=[_line(r) for r in report.unmatched], duplicates=report.duplicates)
+
+    def ListReviewQueue(self, request, context):
+        return pb.ListReviewQueueResponse(lines=[_line(r) for r in self.statements.review_queue(current_principal())])
+
+    def ResolveStatementLine(self, request, context):
+        return pb.ResolveStatementLineResponse(line=_line(self.statements.resolve(current_principal(), request.line_id, request.order_id, request.dismiss)))
+
     def _order(self, order: Order) -> pb.Order:
         transfer = self.billing.transfer(order)
         return pb.Order(
@@ -45,6 +57,14 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
             paid_at=order.paid_at.isoformat() if order.paid_at else "", transfer=pb.Transfer(**transfer) if transfer else None,
             redirect_url=order.redirect_url or "",
         )
+
+
+def _line(row) -> pb.StatementLine:
+    numbers = find_transaction_numbers(row.title)
+    return pb.StatementLine(
+        id=row.id, date=row.day.isoformat(), amount=row.amount, title=row.title, counterparty=row.counterparty, outcome=row.outcome,
+        order_id=row.order_id or "", transaction_number=numbers[0] if numbers else "",
+    )
 
 
 class IdentityFamilies:

@@ -1,9 +1,9 @@
 """Billing's tables."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from platform_kit.bus import define_bus_tables
@@ -38,6 +38,7 @@ class Order(Base):
     parent_id: Mapped[str] = mapped_column(String(36), index=True)
     student_id: Mapped[str] = mapped_column(String(36))
     student_name: Mapped[str] = mapped_column(String(200))
+    student_last_name: Mapped[str] = mapped_column(String(100), default="")
     product: Mapped[str] = mapped_column(String(30))
     period_months: Mapped[int] = mapped_column(Integer)
     amount: Mapped[int] = mapped_column(BigInteger)  # grosze
@@ -78,3 +79,24 @@ class LedgerEntry(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     reference: Mapped[str] = mapped_column(String(100), default="")
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class StatementLine(Base):
+    """One incoming operation from an imported bank statement, and what became of it."""
+
+    __tablename__ = "statement_lines"
+    __table_args__ = (UniqueConstraint("school_id", "line_key", name="uq_statement_line"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    school_id: Mapped[str] = mapped_column(String(36), index=True)
+    line_key: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    title: Mapped[str] = mapped_column(Text)
+    counterparty: Mapped[str] = mapped_column(String(200), default="")
+    reference: Mapped[str] = mapped_column(String(100), default="")
+    # matched, unmatched, review:<why>, resolved, dismissed, ignored
+    outcome: Mapped[str] = mapped_column(String(30), index=True)
+    order_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    imported_by: Mapped[str] = mapped_column(String(36))
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

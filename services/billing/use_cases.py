@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Protocol
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,9 @@ from platform_kit.bus import EventType, record_event
 from platform_kit.db import Database
 from platform_kit.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unauthenticated, Unavailable
 from services.billing import money
+from services.billing import statements
 from services.billing.orm import LedgerEntry, Order, OrderChange, Product
+from services.billing.orm import StatementLine as StatementLineRow
 from services.billing.payu import PayU
 
 log = logging.getLogger(__name__)
@@ -99,7 +101,7 @@ class Billing:
                 with self.database.transaction() as session:
                     order = Order(
                         id=str(uuid.uuid4()), transaction_number=number, school_id=family.school_id, parent_id=caller.user_id, student_id=family.student_id,
-                        student_name=f"{family.first_name} {family.last_name}", product=product, period_months=months, amount=price, currency="PLN",
+                        student_name=f"{family.first_name} {family.last_name}", student_last_name=family.last_name, product=product, period_months=months, amount=price, currency="PLN",
                         channel=channel, status=money.PENDING, title=money.transfer_title(number, family.first_name, family.last_name), created_at=_now(),
                     )
                     session.add(order)
@@ -228,3 +230,96 @@ def _products(session: Session, school_id: str) -> dict[str, tuple[int, int]]:
     for row in session.scalars(select(Product).where(Product.school_id == school_id)):
         products[row.code] = (row.price, row.period_months)
     return products
+
+
+# -- bank statements ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    matched: list[StatementLineRow]
+    unmatched: list[StatementLineRow]
+    duplicates: int
+
+
+class Statements:
+    """The secretary imports bank statements; lines are matched to orders, or wait for her."""
+
+    def __init__(self, billing: Billing) -> None:
+        self.billing = billing
+        self.database = billing.database
+
+    def import_statement(self, caller: Principal, data: bytes) -> ImportReport:
+        if "school_admin" not in caller.roles:
+            raise PermissionDenied("wyciągi importuje sekretariat")
+        if not data:
+            raise InvalidArgument("pusty plik", field_errors={"file": "Wyślij plik wyciągu (MT940 lub CSV)."})
+        lines = statements.parse_statement(data)
+        matched, unmatched, duplicates = [], [], 0
+        with self.database.transaction() as session:
+            for line in lines:
+                if session.scalar(select(StatementLineRow).where(StatementLineRow.school_id == caller.school_id, StatementLineRow.line_key == line.key)):
+                    duplicates += 1  # imported before (the same or an overlapping statement): never paid twice
+                    continue
+                candidate_order = self._candidate(session, caller.school_id, line)
+                outcome = statements.judge(line, _candidate_of(candidate_order) if candidate_order else None)
+                row = StatementLineRow(
+                    id=str(uuid.uuid4()), school_id=caller.school_id, line_key=line.key, day=line.day, amount=line.amount, title=line.title[:2000],
+                    counterparty=line.counterparty[:200], reference=line.reference[:100], outcome=outcome,
+                    order_id=candidate_order.id if candidate_order else None, imported_by=caller.user_id, imported_at=_now(),
+                )
+                session.add(row)
+                session.flush()
+                if outcome == "matched":
+                    locked = session.get(Order, candidate_order.id, with_for_update=True)
+                    self.billing._settle(session, locked, locked.channel if locked.channel in ("bank_transfer", "postal") else "bank_transfer", caller.user_id, f"wyciąg:{line.reference or row.id}")
+                    matched.append(row)
+                elif outcome != "ignored":
+                    unmatched.append(row)
+        return ImportReport(matched, unmatched, duplicates)
+
+    @staticmethod
+    def _candidate(session: Session, school_id: str, line: statements.StatementLine) -> Order | None:
+        for number in money.find_transaction_numbers(line.title):
+            order = session.scalar(select(Order).where(Order.transaction_number == number, Order.school_id == school_id))
+            if order is not None:
+                return order
+        return None
+
+    def review_queue(self, caller: Principal) -> list[StatementLineRow]:
+        if "school_admin" not in caller.roles:
+            raise PermissionDenied("kolejkę wpłat do wyjaśnienia prowadzi sekretariat")
+        with self.database.transaction() as session:
+            return list(
+                session.scalars(
+                    select(StatementLineRow).where(StatementLineRow.school_id == caller.school_id, or_(StatementLineRow.outcome == "unmatched", StatementLineRow.outcome.like("review:%")))
+                    .order_by(StatementLineRow.day, StatementLineRow.imported_at)
+                )
+            )
+
+    def resolve(self, caller: Principal, line_id: str, order_id: str = "", dismiss: bool = False) -> StatementLineRow:
+        """The secretary pays an order from a line she has checked, or dismisses the line
+        (e.g. money to return); either is recorded."""
+        if "school_admin" not in caller.roles:
+            raise PermissionDenied("kolejkę wpłat do wyjaśnienia prowadzi sekretariat")
+        with self.database.transaction() as session:
+            row = session.get(StatementLineRow, line_id, with_for_update=True) if line_id else None
+            if row is None or row.school_id != caller.school_id or not (row.outcome == "unmatched" or row.outcome.startswith("review:")):
+                raise NotFound("nie ma takiej wpłaty do wyjaśnienia")
+            if dismiss:
+                row.outcome = "dismissed"
+                return row
+            order = session.get(Order, order_id, with_for_update=True) if order_id else None
+            if order is None or order.school_id != caller.school_id:
+                raise InvalidArgument("nie ma takiego zamówienia", field_errors={"order_id": "Wskaż zamówienie tej szkoły."})
+            if order.status != money.PENDING:
+                raise Conflict(f"zamówienie jest już w stanie {order.status}")
+            if row.amount != order.amount:
+                raise InvalidArgument("kwota się nie zgadza", field_errors={"order_id": f"Wpłata {row.amount / 100:.2f} zł, należność {order.amount / 100:.2f} zł."})
+            self.billing._settle(session, order, "bank_transfer", caller.user_id, f"wyjaśnienie:{row.id}")
+            row.outcome, row.order_id = "resolved", order.id
+            return row
+
+
+def _candidate_of(order: Order) -> statements.Candidate:
+    return statements.Candidate(order.id, order.transaction_number, order.amount, order.status, order.student_last_name)

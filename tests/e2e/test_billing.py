@@ -134,3 +134,58 @@ def test_orders_only_for_ones_own_child(system, family):
     assert answer.status_code == 404
     bad = api(system, "POST", "/billing/orders", family["parent"], json={"product": "gold", "student_id": family["child"].id, "channel": "payu"})
     assert bad.status_code == 400 and "product" in bad.json()["errors"]
+
+
+def mt940(*lines: tuple[str, str, str]) -> bytes:
+    """A statement with (amount "22,00", title, counterparty) lines, in Polish banks' :86: layout."""
+    body = [":20:WYCIAG", ":25:PL61109010140000071219812874", ":28C:1", ":60F:C261201PLN0,00"]
+    for number, (amount, title, counterparty) in enumerate(lines):
+        body.append(f":61:2612021202CN{amount}NTRFNONREF//REF{number:04d}")
+        body.append(f":86:020~00TRFX~20{title[:35]}~21{title[35:]}~32{counterparty}")
+    body.append(":62F:C261202PLN0,00")
+    return ("\r\n".join(body) + "\r\n").encode("cp1250")
+
+
+def test_a_bank_statement_is_matched_once_and_the_rest_waits_for_review(system, family):
+    def order(product: str) -> dict:
+        answer = api(system, "POST", "/billing/orders", family["parent"], json={"product": product, "student_id": family["child"].id, "channel": "bank_transfer"})
+        assert answer.status_code == 201
+        return answer.json()
+
+    paid_right, underpaid, later = order("sms_alerts"), order("sms_alerts"), order("sms_alerts")
+    number = paid_right["transaction_number"]
+    typo = number[:-1] + str((int(number[-1]) + 1) % 10)
+    statement = mt940(
+        ("12,00", f"TYT.: {number[:2]} {number[2:6]} {number[6:]} ZOFIA ZOLKIEWSKA", "ANNA ZOLKIEWSKA"),
+        ("12,00", "OPLATA ZA DZIENNIK ZOFIA", "ANNA ZOLKIEWSKA"),
+        ("10,00", f"{underpaid['transaction_number']} ZOFIA ZOLKIEWSKA", "ANNA ZOLKIEWSKA"),
+        ("12,00", f"{typo} ZOFIA ZOLKIEWSKA", "ANNA ZOLKIEWSKA"),
+    )
+    upload = {**family["secretary"], "Content-Type": "text/plain"}
+    assert api(system, "POST", "/billing/statements", {**family["parent"], "Content-Type": "text/plain"}, data=statement).status_code == 403
+    report = api(system, "POST", "/billing/statements", upload, data=statement)
+    assert report.status_code == 200, report.text
+    report = report.json()
+    assert [(l["order_id"], l["outcome"]) for l in report["matched"]] == [(paid_right["id"], "matched")]
+    outcomes = sorted(l["outcome"] for l in report["unmatched"])
+    assert outcomes == ["review:underpaid", "unmatched", "unmatched"] and report["duplicates"] == 0
+    assert api(system, "GET", f"/billing/orders/{paid_right['id']}", family["parent"]).json()["status"] == "paid"
+
+    again = api(system, "POST", "/billing/statements", upload, data=statement).json()
+    assert again == {"matched": [], "unmatched": [], "duplicates": 4}  # re-imported: nothing paid twice
+
+    csv_export = f"Data operacji;Kwota;Tytuł;Nadawca\n2026-12-03;12,00;Zapłata {later['transaction_number']} Zofia Żółkiewska;Anna Żółkiewska\n".encode("cp1250")
+    csv_report = api(system, "POST", "/billing/statements", {**family["secretary"], "Content-Type": "text/csv"}, data=csv_export).json()
+    assert [l["order_id"] for l in csv_report["matched"]] == [later["id"]]
+
+    queue = api(system, "GET", "/billing/review", family["secretary"]).json()["items"]
+    short = next(l for l in queue if l["outcome"] == "review:underpaid")
+    refused = api(system, "POST", f"/billing/review/{short['id']}", family["secretary"], json={"order_id": underpaid["id"]})
+    assert refused.status_code == 400  # 10 zł does not pay 12 zł
+    assert api(system, "POST", f"/billing/review/{short['id']}", family["secretary"], json={"dismiss": True}).json()["outcome"] == "dismissed"
+    no_number = next(l for l in queue if l["outcome"] == "unmatched" and l["transaction_number"] is None)
+    resolved = api(system, "POST", f"/billing/review/{no_number['id']}", family["secretary"], json={"order_id": underpaid["id"]})
+    assert resolved.status_code == 200 and resolved.json()["outcome"] == "resolved"
+    assert api(system, "GET", f"/billing/orders/{underpaid['id']}", family["parent"]).json()["status"] == "paid"
+    remaining = {l["id"] for l in api(system, "GET", "/billing/review", family["secretary"]).json()["items"]}
+    assert short["id"] not in remaining and no_number["id"] not in remaining
