@@ -1,7 +1,7 @@
 """Billing: the offer, orders, PayU's notifications, cash at school."""
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
@@ -198,3 +198,22 @@ def resolve_line(body, line_id):
         pb.ResolveStatementLineRequest(line_id=line_id, order_id=body.get("order_id", ""), dismiss=body["dismiss"]), metadata=caller().metadata
     )
     return _line(answer.line)
+
+
+def _document(order_id: str, kind: str) -> Response:
+    answer = _billing().GetDocument(pb.GetDocumentRequest(order_id=order_id, kind=kind), metadata=caller().metadata)
+    return Response(answer.pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{answer.filename}"'})
+
+
+@blp.route("/orders/<order_id>/slip.pdf", methods=["GET"])
+@blp.response(200, {"type": "string", "format": "binary"}, content_type="application/pdf")
+def payment_slip(order_id):
+    """A printable payment slip with the ZBP payment QR code (transfer and post-office orders)."""
+    return _document(order_id, "slip")
+
+
+@blp.route("/orders/<order_id>/receipt.pdf", methods=["GET"])
+@blp.response(200, {"type": "string", "format": "binary"}, content_type="application/pdf")
+def cash_receipt(order_id):
+    """The receipt for cash paid at school."""
+    return _document(order_id, "receipt")

@@ -39,6 +39,10 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         order = self.billing.cash_payment(current_principal(), request.order_id, request.amount, request.currency or "PLN")
         return pb.RecordCashPaymentResponse(order=self._order(order))
 
+    def GetDocument(self, request, context):
+        pdf, filename = self.billing.document(current_principal(), request.order_id, request.kind)
+        return pb.GetDocumentResponse(pdf=pdf, filename=filename)
+
     def ImportStatement(self, request, context):
         report = self.statements.import_statement(current_principal(), request.file)
         return pb.ImportStatementResponse(matched=[_line(r) for r in report.matched], unmatched=[_line(r) for r in report.unmatched], duplicates=report.duplicates)
@@ -79,4 +83,7 @@ class IdentityFamilies:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return None
             raise
-        return Family(answer.student_id, answer.school_id, answer.first_name, answer.last_name, frozenset(p.user_id for p in answer.parents))
+        return Family(
+            answer.student_id, answer.school_id, answer.first_name, answer.last_name, frozenset(p.user_id for p in answer.parents),
+            {p.user_id: f"{p.first_name} {p.last_name}" for p in answer.parents},
+        )

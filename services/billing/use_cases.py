@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Protocol
 
@@ -21,7 +21,7 @@ from platform_kit.bus import EventType, record_event
 from platform_kit.db import Database
 from platform_kit.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unauthenticated, Unavailable
 from services.billing import money
-from services.billing import statements
+from services.billing import documents, statements
 from services.billing.orm import LedgerEntry, Order, OrderChange, Product
 from services.billing.orm import StatementLine as StatementLineRow
 from services.billing.payu import PayU
@@ -43,6 +43,7 @@ class Family:
     first_name: str
     last_name: str
     parent_ids: frozenset[str]
+    parent_names: dict[str, str] = field(default_factory=dict)
 
 
 class Families(Protocol):
@@ -161,6 +162,26 @@ class Billing:
         if order.channel not in ("bank_transfer", "postal"):
             return None
         return {"account_number": self.config.account_number, "recipient": self.config.recipient, "title": order.title, "slip_rows": money.slip_rows(order.title)}
+
+    def document(self, caller: Principal, order_id: str, kind: str) -> tuple[bytes, str]:
+        """The payment slip of a transfer or post-office order, or the receipt of cash paid."""
+        order = self.order(caller, order_id)
+        family = self.families.of(order.student_id)
+        payer = (family.parent_names.get(order.parent_id) if family else None) or "Rodzic"
+        if kind == "slip":
+            if order.channel not in ("bank_transfer", "postal"):
+                raise InvalidArgument("to nie przelew", field_errors={"kind": "Blankiet jest dla zamówień płatnych przelewem lub na poczcie."})
+            slip = documents.SlipData(self.config.recipient, self.config.account_number, order.amount, order.title, payer, order.transaction_number)
+            return documents.payment_slip_pdf(slip), f"blankiet-{order.transaction_number}.pdf"
+        if kind == "receipt":
+            if order.channel != "cash" or order.status != money.PAID:
+                raise InvalidArgument("brak wpłaty gotówkowej", field_errors={"kind": "Potwierdzenie jest dla zamówień opłaconych gotówką."})
+            pdf = documents.cash_receipt_pdf(
+                school=self.config.recipient, order_number=order.transaction_number, payer=payer, student=order.student_name,
+                product=PRODUCT_NAMES.get(order.product, order.product), amount=order.amount, paid_at=order.paid_at, received_by="sekretariat szkoły",
+            )
+            return pdf, f"potwierdzenie-{order.transaction_number}.pdf"
+        raise InvalidArgument("nieznany dokument", field_errors={"kind": "slip albo receipt."})
 
     # -- payments --------------------------------------------------------------------------------------------
 

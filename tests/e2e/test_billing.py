@@ -3,6 +3,7 @@ access, PayU notification storms and forgeries, transfer details, cash at school
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from pypdf import PdfReader
 
 from tests.conftest import wait_for
 
@@ -116,6 +118,11 @@ def test_a_transfer_order_shows_the_account_and_a_title_that_fits_the_slip(syste
     assert api(system, "GET", f"/billing/orders/{order.json()['id']}", family["other_parent"]).status_code == 404
     assert order.json()["id"] not in [o["id"] for o in api(system, "GET", "/billing/orders", family["other_parent"]).json()["items"]]
     assert order.json()["id"] in [o["id"] for o in api(system, "GET", "/billing/orders", family["secretary"]).json()["items"]]
+    slip = api(system, "GET", f"/billing/orders/{order.json()['id']}/slip.pdf", family["parent"])
+    assert slip.status_code == 200 and slip.headers["Content-Type"] == "application/pdf"
+    text = PdfReader(io.BytesIO(slip.content)).pages[0].extract_text()
+    assert "12,00 zł" in text and number in text and "ZOFIA" in text and "Anna Żółkiewska" in text
+    assert api(system, "GET", f"/billing/orders/{order.json()['id']}/receipt.pdf", family["parent"]).status_code == 400
 
 
 def test_cash_at_school_is_recorded_by_the_secretary_once(system, family):
@@ -127,6 +134,10 @@ def test_cash_at_school_is_recorded_by_the_secretary_once(system, family):
     assert paid.status_code == 200 and paid.json()["status"] == "paid" and paid.json()["paid_at"]
     again = api(system, "POST", f"/billing/orders/{order['id']}/cash-payment", family["secretary"], json={"amount": {"amount": 1200, "currency": "PLN"}})
     assert again.status_code == 409
+    receipt = api(system, "GET", f"/billing/orders/{order['id']}/receipt.pdf", family["secretary"])
+    assert receipt.status_code == 200
+    text = PdfReader(io.BytesIO(receipt.content)).pages[0].extract_text()
+    assert order["transaction_number"] in text and "12,00 zł" in text and "Zofia Żółkiewska" in text
 
 
 def test_orders_only_for_ones_own_child(system, family):

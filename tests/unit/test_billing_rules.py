@@ -62,3 +62,15 @@ def test_an_order_moves_only_forward():
     for current, wanted in ((money.PAID, money.PAID), (money.CANCELLED, money.PAID), (money.PENDING, money.REFUNDED), (money.REFUNDED, money.PAID)):
         with pytest.raises(Conflict):
             money.next_status(current, wanted)
+
+
+def test_the_zbp_payment_code_carries_account_amount_recipient_and_title():
+    from services.billing.documents import zbp_payment_code
+
+    code = zbp_payment_code("PL61 1090 1014 0000 0712 1981 2874", 2200, "Szkoła Podstawowa nr 1 w Dziennikowie", "DZ123456782 ZOFIA ZOLKIEWSKA")
+    nip, country, account, amount, recipient, title, *reserved = code.split("|")
+    assert (nip, country, account, amount) == ("", "PL", "61109010140000071219812874", "002200")
+    assert recipient == "SZKOLA PODSTAWOWA NR" and len(recipient) <= 20
+    assert title == "DZ123456782 ZOFIA ZOLKIEWSKA" and reserved == ["", "", ""]
+    with pytest.raises(ValueError):
+        zbp_payment_code("PL61 1090", 2200, "x", "y")
