@@ -108,6 +108,19 @@ def create_app() -> Flask:
                     pass
                 time.sleep(min(2**attempt * 0.2, 5))
 
+    @app.post("/api/v2_1/orders/<order_id>/refunds")
+    def refund(order_id):
+        if request.headers.get("Authorization", "").removeprefix("Bearer ") not in tokens:
+            return {"status": {"statusCode": "UNAUTHORIZED"}}, 401
+        order = orders.get(order_id)
+        if order is None:
+            return {"status": {"statusCode": "DATA_NOT_FOUND"}}, 404
+        if order["status"] != "COMPLETED":
+            return {"status": {"statusCode": "ERROR_ORDER_NOT_COMPLETED"}}, 400
+        refund = (request.get_json(silent=True) or {}).get("refund", {})
+        refund_id = uuid.uuid4().hex[:10]
+        return {"orderId": order_id, "refund": {"refundId": refund_id, "amount": refund.get("amount"), "status": "PENDING"}, "status": {"statusCode": "SUCCESS"}}
+
     @app.get("/healthz")
     def healthz():
         return {"status": "ok"}

@@ -88,6 +88,20 @@ def offer():
     return {"products": [{"code": p.code, "price": {"amount": p.price, "currency": "PLN"}, "period_months": p.period_months} for p in answer.products], "channels": list(answer.channels)}
 
 
+class PriceSchema(Schema):
+    price = fields.Nested(MoneySchema, required=True)
+    period_months = fields.Integer(required=True, validate=validate.Range(min=1, max=24))
+
+
+@blp.route("/products/<code>", methods=["PUT"])
+@blp.arguments(PriceSchema)
+@blp.response(200, ProductSchema)
+def set_product(body, code):
+    """The school's price and period of a product (the secretary); new orders use it."""
+    answer = _billing().SetProduct(pb.Product(code=code, price=body["price"]["amount"], period_months=body["period_months"]), metadata=caller().metadata)
+    return {"code": answer.code, "price": {"amount": answer.price, "currency": "PLN"}, "period_months": answer.period_months}
+
+
 @blp.route("/orders", methods=["POST"])
 @blp.arguments(NewOrderSchema)
 @blp.response(201, OrderSchema)
@@ -217,3 +231,86 @@ def payment_slip(order_id):
 def cash_receipt(order_id):
     """The receipt for cash paid at school."""
     return _document(order_id, "receipt")
+
+
+class RefundSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=200))
+
+
+class TotalSchema(Schema):
+    count = fields.Integer()
+    amount = fields.Nested(MoneySchema)
+
+
+class LedgerLineSchema(Schema):
+    at = fields.String()
+    order_id = fields.String()
+    transaction_number = fields.String()
+    kind = fields.String(metadata={"enum": ["charge", "payment", "refund"]})
+    channel = fields.String()
+    amount = fields.Nested(MoneySchema, metadata={"description": "charges +, payments −, refunds +"})
+    reference = fields.String()
+
+
+class ReportSchema(Schema):
+    by_status = fields.Dict(keys=fields.String(), values=fields.Nested(TotalSchema))
+    by_channel = fields.Dict(keys=fields.String(), values=fields.Nested(TotalSchema), metadata={"description": "Money received (payments less refunds)."})
+    balance = fields.Nested(MoneySchema, metadata={"description": "Still owed: the sum of the ledger."})
+    ledger = fields.List(fields.Nested(LedgerLineSchema))
+
+
+class PeriodSchema(Schema):
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+
+
+def _money(amount: int) -> dict:
+    return {"amount": amount, "currency": "PLN"}
+
+
+def _report(query) -> object:
+    request = pb.GetReportRequest(**{"from": query["from_"].isoformat() if query.get("from_") else "", "to": query["to"].isoformat() if query.get("to") else ""})
+    return _billing().GetReport(request, metadata=caller().metadata)
+
+
+@blp.route("/orders/<order_id>/refund", methods=["POST"])
+@blp.arguments(RefundSchema)
+@blp.response(200, OrderSchema)
+def refund(body, order_id):
+    """Give a paid order's money back (the secretary; through PayU for PayU orders); the extended
+    access it bought ends accordingly."""
+    return _order(_billing().RefundOrder(pb.RefundOrderRequest(order_id=order_id, reason=body["reason"]), metadata=caller().metadata).order)
+
+
+@blp.route("/reports/summary", methods=["GET"])
+@blp.arguments(PeriodSchema, location="query")
+@blp.response(200, ReportSchema)
+def report(query):
+    """The school's payments: orders by status, money by channel, the ledger and its balance."""
+    answer = _report(query)
+    return {
+        "by_status": {t.key: {"count": t.count, "amount": _money(t.amount)} for t in answer.by_status},
+        "by_channel": {t.key: {"count": t.count, "amount": _money(t.amount)} for t in answer.by_channel},
+        "balance": _money(answer.balance),
+        "ledger": [
+            {"at": l.at, "order_id": l.order_id, "transaction_number": l.transaction_number, "kind": l.kind, "channel": l.channel, "amount": _money(l.amount), "reference": l.reference}
+            for l in answer.ledger
+        ],
+    }
+
+
+@blp.route("/reports/ledger.csv", methods=["GET"])
+@blp.arguments(PeriodSchema, location="query")
+@blp.response(200, {"type": "string"}, content_type="text/csv")
+def ledger_csv(query):
+    """The ledger as CSV (`;`, amounts in złoty with a decimal comma) for the school's accounting."""
+    import csv
+    import io
+
+    answer = _report(query)
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";")
+    writer.writerow(["data", "numer transakcji", "rodzaj", "kanał", "kwota", "referencja"])
+    for l in answer.ledger:
+        writer.writerow([l.at, l.transaction_number, l.kind, l.channel, f"{l.amount / 100:.2f}".replace(".", ","), l.reference])
+    return Response(out.getvalue().encode("utf-8-sig"), mimetype="text/csv", headers={"Content-Disposition": 'attachment; filename="ksiega-wplat.csv"'})

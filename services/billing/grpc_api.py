@@ -21,6 +21,10 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         products = self.billing.offer(current_principal())
         return pb.GetOfferResponse(products=[pb.Product(code=c, price=p, period_months=m) for c, (p, m) in products.items()], channels=list(CHANNELS))
 
+    def SetProduct(self, request, context):
+        price, months = self.billing.set_product(current_principal(), request.code, request.price, request.period_months)
+        return pb.Product(code=request.code, price=price, period_months=months)
+
     def CreateOrder(self, request, context):
         order = self.billing.create_order(current_principal(), request.product, request.student_id, request.channel, request.client_ip)
         return pb.CreateOrderResponse(order=self._order(order))
@@ -38,6 +42,21 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
     def RecordCashPayment(self, request, context):
         order = self.billing.cash_payment(current_principal(), request.order_id, request.amount, request.currency or "PLN")
         return pb.RecordCashPaymentResponse(order=self._order(order))
+
+    def RefundOrder(self, request, context):
+        return pb.RefundOrderResponse(order=self._order(self.billing.refund(current_principal(), request.order_id, request.reason)))
+
+    def GetReport(self, request, context):
+        report = self.billing.report(current_principal(), getattr(request, "from"), request.to)
+        return pb.GetReportResponse(
+            by_status=[pb.Total(key=k, count=c, amount=a) for k, (c, a) in sorted(report["by_status"].items())],
+            by_channel=[pb.Total(key=k, count=c, amount=a) for k, (c, a) in sorted(report["by_channel"].items())],
+            balance=report["balance"],
+            ledger=[
+                pb.LedgerLine(at=e.at.isoformat(), order_id=e.order_id, transaction_number=number, kind=e.kind, channel=e.channel, amount=e.amount, reference=e.reference)
+                for e, number in report["ledger"]
+            ],
+        )
 
     def GetDocument(self, request, context):
         pdf, filename = self.billing.document(current_principal(), request.order_id, request.kind)

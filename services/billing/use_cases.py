@@ -29,6 +29,7 @@ from services.billing.payu import PayU
 log = logging.getLogger(__name__)
 
 PAYMENT_SETTLED = EventType("billing.payment_settled.v1", events_pb2.PaymentSettled)
+PAYMENT_REFUNDED = EventType("billing.payment_refunded.v1", events_pb2.PaymentRefunded)
 CHANNELS = ("payu", "bank_transfer", "postal", "cash")
 DEFAULT_PRODUCTS = {"extended_access": (2200, 12), "sms_alerts": (1200, 12)}  # grosze, months
 PRODUCT_NAMES = {"extended_access": "Dostęp rozszerzony do dziennika", "sms_alerts": "Powiadomienia SMS"}
@@ -72,6 +73,24 @@ class Billing:
     def offer(self, caller: Principal) -> dict[str, tuple[int, int]]:
         with self.database.transaction() as session:
             return _products(session, caller.school_id or "")
+
+    def set_product(self, caller: Principal, code: str, price: int, period_months: int) -> tuple[int, int]:
+        if "school_admin" not in caller.roles:
+            raise PermissionDenied("ceny ustala sekretariat")
+        problems = {}
+        if code not in DEFAULT_PRODUCTS:
+            problems["code"] = f"Jeden z: {', '.join(DEFAULT_PRODUCTS)}."
+        if not 100 <= price <= 100_000:
+            problems["price"] = "Cena od 1 do 1000 zł (w groszach)."
+        if not 1 <= period_months <= 24:
+            problems["period_months"] = "Okres od 1 do 24 miesięcy."
+        if problems:
+            raise InvalidArgument("niepoprawna cena", field_errors=problems)
+        with self.database.transaction() as session:
+            row = session.scalar(select(Product).where(Product.school_id == caller.school_id, Product.code == code)) or Product(school_id=caller.school_id, code=code)
+            row.price, row.period_months = price, period_months
+            session.add(row)
+        return price, period_months
 
     def create_order(self, caller: Principal, product: str, student_id: str, channel: str, client_ip: str = "") -> Order:
         """A parent orders a product for their child; PayU orders get PayU's payment page."""
@@ -225,6 +244,67 @@ class Billing:
             self._settle(session, order, "cash", caller.user_id, f"kasa:{caller.user_id}")
             return order
 
+    def refund(self, caller: Principal, order_id: str, reason: str) -> Order:
+        """The secretary gives a paid order's money back (PayU's refund API for PayU orders,
+        by hand otherwise); the access it bought is taken back."""
+        if "school_admin" not in caller.roles:
+            raise PermissionDenied("zwrot zleca sekretariat")
+        reason = reason.strip()
+        if not 3 <= len(reason) <= 200:
+            raise InvalidArgument("brak powodu", field_errors={"reason": "Powód zwrotu: od 3 do 200 znaków."})
+        order = self.order(caller, order_id)
+        if order.status != money.PAID:
+            raise Conflict(f"zwrócić można tylko opłacone zamówienie (to jest w stanie {order.status})")
+        reference = "ręczny"
+        if order.channel == "payu" and order.payu_order_id:
+            reference = f"payu:{self.payu.refund(order.payu_order_id, amount=order.amount, description=reason)}"
+        with self.database.transaction() as session:
+            order = session.get(Order, order_id, with_for_update=True)
+            if order.status != money.PAID:  # refunded by a parallel request meanwhile
+                raise Conflict(f"zamówienie jest już w stanie {order.status}")
+            _change(session, order, order.status, money.next_status(order.status, money.REFUNDED), caller.user_id, f"zwrot: {reason}")
+            order.status = money.REFUNDED
+            now = _now()
+            # The money goes out and the debt is void: the order nets to zero in the ledger.
+            session.add(LedgerEntry(school_id=order.school_id, order_id=order.id, kind="refund", channel=order.channel, amount=order.amount, reference=reference[:100], at=now))
+            session.add(LedgerEntry(school_id=order.school_id, order_id=order.id, kind="charge", channel=order.channel, amount=-order.amount, reference="zwrot", at=now))
+            refunded_at = Timestamp()
+            refunded_at.FromDatetime(now)
+            record_event(
+                session, PAYMENT_REFUNDED,
+                events_pb2.PaymentRefunded(order_id=order.id, school_id=order.school_id, parent_id=order.parent_id, student_id=order.student_id, product=order.product,
+                                           period_months=order.period_months, amount=order.amount, channel=order.channel, refunded_at=refunded_at),
+                school_id=order.school_id, subject=order.student_id,
+            )
+            return order
+
+    def report(self, caller: Principal, start: str = "", end: str = "") -> dict:
+        """Per-school totals: orders by status, money received by channel, the ledger's balance and lines."""
+        if "school_admin" not in caller.roles:
+            raise PermissionDenied("raporty płatności widzi sekretariat")
+        with self.database.transaction() as session:
+            orders = select(Order).where(Order.school_id == caller.school_id)
+            ledger = select(LedgerEntry, Order.transaction_number).join(Order, Order.id == LedgerEntry.order_id).where(LedgerEntry.school_id == caller.school_id)
+            if start:
+                orders = orders.where(Order.created_at >= _moment(start, "from"))
+                ledger = ledger.where(LedgerEntry.at >= _moment(start, "from"))
+            if end:
+                orders = orders.where(Order.created_at < _moment(end, "to", next_day=True))
+                ledger = ledger.where(LedgerEntry.at < _moment(end, "to", next_day=True))
+            by_status: dict[str, list[int]] = {}
+            for order in session.scalars(orders):
+                total = by_status.setdefault(order.status, [0, 0])
+                total[0] += 1
+                total[1] += order.amount
+            lines = list(session.execute(ledger.order_by(LedgerEntry.id)).tuples())
+        by_channel: dict[str, list[int]] = {}
+        for entry, _ in lines:
+            if entry.kind in ("payment", "refund"):
+                total = by_channel.setdefault(entry.channel, [0, 0])
+                total[0] += 1 if entry.kind == "payment" else -1
+                total[1] += -entry.amount  # payments are negative entries, refunds positive
+        return {"by_status": by_status, "by_channel": by_channel, "balance": sum(e.amount for e, _ in lines), "ledger": lines}
+
     def _settle(self, session: Session, order: Order, channel: str, actor: str, reference: str) -> None:
         """pending → paid once: the ledger entry and PaymentSettled happen with that change only."""
         if order.status != money.PENDING:
@@ -240,6 +320,16 @@ class Billing:
                                       period_months=order.period_months, amount=order.amount, channel=channel, settled_at=settled_at),
             school_id=order.school_id, subject=order.student_id,
         )
+
+
+def _moment(raw: str, field: str, *, next_day: bool = False) -> datetime:
+    from datetime import date, timedelta
+
+    try:
+        day = date.fromisoformat(raw) + (timedelta(days=1) if next_day else timedelta())
+    except ValueError:
+        raise InvalidArgument("niepoprawna data", field_errors={field: "Data w postaci RRRR-MM-DD."}) from None
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
 
 
 def _change(session: Session, order: Order, old: str | None, new: str, actor: str, note: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -23,6 +23,7 @@ from services.identity.orm import AppliedPayment, Enrolment, Entitlement, Parent
 log = logging.getLogger(__name__)
 
 PAYMENT_SETTLED = EventType("billing.payment_settled.v1", billing_events.PaymentSettled)
+PAYMENT_REFUNDED = EventType("billing.payment_refunded.v1", billing_events.PaymentRefunded)
 SCHOOL_TIME = ZoneInfo("Europe/Warsaw")
 
 
@@ -203,6 +204,23 @@ class Directory:
             school_id=student.school_id,
             subject=student.id,
         )
+
+
+def on_payment_refunded(session: Session, event: Event) -> None:
+    """A refunded order takes back the months it bought, from the parent's access for that child
+    and from the child's own (never further back than yesterday: it simply ends)."""
+    refund: billing_events.PaymentRefunded = event.message
+    if refund.product != "extended_access":
+        return
+    months = refund.period_months or 12
+    yesterday = today() - timedelta(days=1)
+    for holder_id in {refund.parent_id, refund.student_id} - {""}:
+        entitlement = session.get(Entitlement, (holder_id, refund.student_id))
+        if entitlement is None:
+            continue
+        shortened = access.add_months(entitlement.valid_until + timedelta(days=1), -months) - timedelta(days=1)
+        entitlement.valid_until = max(shortened, yesterday) if shortened < entitlement.valid_until else entitlement.valid_until
+        entitlement.updated_at = now()
 
 
 def _student(session: Session, student_id: str) -> User:

@@ -12,7 +12,7 @@ from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_con
 from platform_kit.grpc_server import Registration
 from platform_kit.service import Runtime, ServiceDefinition
 from services.identity.administration import SchoolAdministration
-from services.identity.directory import PAYMENT_SETTLED, Directory
+from services.identity.directory import PAYMENT_REFUNDED, PAYMENT_SETTLED, Directory, on_payment_refunded
 from services.identity.grpc_api import IdentityServicer
 from services.identity.sessions import Sessions
 
@@ -55,7 +55,7 @@ def consumers(runtime: Runtime) -> list[Consumer]:
             "identity.entitlements",
             runtime.database,
             runtime.settings.amqp_url,
-            [Subscription(PAYMENT_SETTLED, directory.on_payment_settled)],
+            [Subscription(PAYMENT_SETTLED, directory.on_payment_settled), Subscription(PAYMENT_REFUNDED, on_payment_refunded)],
             retry_delays_ms=tuple(runtime.settings.retry_delays_ms),
         )
     ]

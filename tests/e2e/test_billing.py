@@ -49,6 +49,16 @@ def test_the_offer_lists_extended_access_for_22_zl_and_the_channels(system, fami
     extended = next(p for p in offer["products"] if p["code"] == "extended_access")
     assert extended == {"code": "extended_access", "price": {"amount": 2200, "currency": "PLN"}, "period_months": 12}
     assert set(offer["channels"]) == {"payu", "bank_transfer", "postal", "cash"}
+    sms = next(p for p in offer["products"] if p["code"] == "sms_alerts")
+    assert api(system, "PUT", "/billing/products/sms_alerts", family["parent"], json={"price": {"amount": 999, "currency": "PLN"}, "period_months": 12}).status_code == 403
+    bad = api(system, "PUT", "/billing/products/sms_alerts", family["secretary"], json={"price": {"amount": 5, "currency": "PLN"}, "period_months": 12})
+    assert bad.status_code == 400 and "price" in bad.json()["errors"]
+    changed = api(system, "PUT", "/billing/products/sms_alerts", family["secretary"], json={"price": {"amount": 1300, "currency": "PLN"}, "period_months": 6})
+    assert changed.status_code == 200
+    order = api(system, "POST", "/billing/orders", family["parent"], json={"product": "sms_alerts", "student_id": family["child"].id, "channel": "cash"}).json()
+    assert order["amount"] == {"amount": 1300, "currency": "PLN"}
+    restored = api(system, "PUT", "/billing/products/sms_alerts", family["secretary"], json={"price": sms["price"], "period_months": 12})
+    assert restored.json() == sms  # later tests rely on 12 zł
 
 
 def test_a_payu_payment_through_the_simulator_gives_the_family_extended_access(system, family):
@@ -91,21 +101,30 @@ def test_a_notification_storm_settles_once_and_forgeries_change_nothing(system, 
     assert requests.post(f"{system.url}/api/v1/billing/payu/notify", data=wrong_amount, headers=signed(system, wrong_amount), timeout=10).status_code == 200
     assert api(system, "GET", f"/billing/orders/{order['id']}", family["other_parent"]).json()["status"] == "pending"
 
-    storm = [body("COMPLETED")] * 50 + [body("PENDING")] * 10 + [body("CANCELED")] * 5
+    # The parent pays on PayU's page (the simulator notifies too), while PayU's retries storm in:
+    # the same COMPLETED 50 times shuffled with PENDING, from parallel clients.
+    assert requests.post(order["redirect_url"], data={"action": "pay"}, allow_redirects=False, timeout=10).status_code == 302
+    storm = [body("COMPLETED")] * 50 + [body("PENDING")] * 10
     import random
 
     random.shuffle(storm)
     with ThreadPoolExecutor(max_workers=8) as pool:
         codes = list(pool.map(lambda b: requests.post(f"{system.url}/api/v1/billing/payu/notify", data=b, headers=signed(system, b), timeout=30).status_code, storm))
     assert set(codes) == {200}
-    final = api(system, "GET", f"/billing/orders/{order['id']}", family["other_parent"]).json()
-    # Whichever came first wins for good: COMPLETED settles, a CANCELED before it cancels; never both, never twice.
-    assert final["status"] in ("paid", "cancelled")
-    if final["status"] == "paid":
-        today = datetime.now(ZoneInfo("Europe/Warsaw")).date()
-        wait_for(lambda: api(system, "GET", "/me", family["other_parent"]).json()["children"][0]["access"]["tier"] == "extended", timeout=30, message="extension")
-        access = api(system, "GET", "/me", family["other_parent"]).json()["children"][0]["access"]
-        assert access["valid_until"] == (today.replace(year=today.year + 1) - timedelta(days=1)).isoformat()  # extended once, not 50 times
+    late_cancel = body("CANCELED")  # after COMPLETED, the rest is ignored
+    assert requests.post(f"{system.url}/api/v1/billing/payu/notify", data=late_cancel, headers=signed(system, late_cancel), timeout=10).status_code == 200
+    assert api(system, "GET", f"/billing/orders/{order['id']}", family["other_parent"]).json()["status"] == "paid"
+    today = datetime.now(ZoneInfo("Europe/Warsaw")).date()
+    wait_for(lambda: api(system, "GET", "/me", family["other_parent"]).json()["children"][0]["access"]["tier"] == "extended", timeout=30, message="extension")
+    access = api(system, "GET", "/me", family["other_parent"]).json()["children"][0]["access"]
+    assert access["valid_until"] == (today.replace(year=today.year + 1) - timedelta(days=1)).isoformat()  # extended once, not 50 times
+    report = api(system, "GET", "/billing/reports/summary", family["secretary"]).json()
+    assert [l["kind"] for l in report["ledger"] if l["order_id"] == order["id"]] == ["charge", "payment"]  # one settlement
+
+    # Refunded through PayU's refund API (the simulator's): the access ends.
+    refunded = api(system, "POST", f"/billing/orders/{order['id']}/refund", family["secretary"], json={"reason": "Rezygnacja"})
+    assert refunded.status_code == 200 and refunded.json()["status"] == "refunded"
+    wait_for(lambda: api(system, "GET", "/me", family["other_parent"]).json()["children"][0]["access"]["tier"] == "basic", timeout=30, message="access ended")
 
 
 def test_a_transfer_order_shows_the_account_and_a_title_that_fits_the_slip(system, family):
@@ -200,3 +219,32 @@ def test_a_bank_statement_is_matched_once_and_the_rest_waits_for_review(system, 
     assert api(system, "GET", f"/billing/orders/{underpaid['id']}", family["parent"]).json()["status"] == "paid"
     remaining = {l["id"] for l in api(system, "GET", "/billing/review", family["secretary"]).json()["items"]}
     assert short["id"] not in remaining and no_number["id"] not in remaining
+
+
+def test_a_refund_takes_the_access_back_and_the_ledger_adds_up(system, family):
+    child = family["child"]
+    today = datetime.now(ZoneInfo("Europe/Warsaw")).date()
+    one_year = (today.replace(year=today.year + 1) - timedelta(days=1)).isoformat()
+    two_years = (today.replace(year=today.year + 2) - timedelta(days=1)).isoformat()
+    order = api(system, "POST", "/billing/orders", family["parent"], json={"product": "extended_access", "student_id": child.id, "channel": "cash"}).json()
+    assert api(system, "POST", f"/billing/orders/{order['id']}/cash-payment", family["secretary"], json={"amount": {"amount": 2200, "currency": "PLN"}}).status_code == 200
+    wait_for(lambda: api(system, "GET", "/me", family["parent"]).json()["children"][0]["access"]["valid_until"] == two_years, timeout=30, message="renewal from the end")
+
+    assert api(system, "POST", f"/billing/orders/{order['id']}/refund", family["parent"], json={"reason": "pomyłka"}).status_code == 403
+    refunded = api(system, "POST", f"/billing/orders/{order['id']}/refund", family["secretary"], json={"reason": "Opłacone dwa razy"})
+    assert refunded.status_code == 200 and refunded.json()["status"] == "refunded"
+    assert api(system, "POST", f"/billing/orders/{order['id']}/refund", family["secretary"], json={"reason": "jeszcze raz"}).status_code == 409
+    wait_for(lambda: api(system, "GET", "/me", family["parent"]).json()["children"][0]["access"]["valid_until"] == one_year, timeout=30, message="access shortened")
+
+    report = api(system, "GET", "/billing/reports/summary", family["secretary"]).json()
+    orders = api(system, "GET", "/billing/orders", family["secretary"]).json()["items"]
+    pending = sum(o["amount"]["amount"] for o in orders if o["status"] == "pending")
+    assert report["balance"] == {"amount": pending, "currency": "PLN"}  # what is still owed
+    paid_cash = sum(o["amount"]["amount"] for o in orders if o["status"] == "paid" and o["channel"] == "cash")
+    assert report["by_channel"]["cash"]["amount"]["amount"] == paid_cash  # the refunded one nets out
+    assert report["by_status"]["refunded"]["count"] >= 1
+    kinds = [l["kind"] for l in report["ledger"] if l["order_id"] == order["id"]]
+    assert kinds == ["charge", "payment", "refund", "charge"]  # append-only: the refund is a counter-entry
+    csv_export = api(system, "GET", "/billing/reports/ledger.csv", family["secretary"])
+    assert csv_export.status_code == 200 and order["transaction_number"] in csv_export.content.decode("utf-8-sig")
+    assert api(system, "GET", "/billing/reports/summary", family["parent"]).status_code == 403
