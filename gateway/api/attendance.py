@@ -7,7 +7,6 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from dziennik.attendance.v1 import attendance_pb2 as pb
-from gateway.api.schemas import IdSchema
 from gateway.security import caller, require_access
 
 blp = Blueprint("attendance", __name__, url_prefix="/api/v1", description="Frekwencja")

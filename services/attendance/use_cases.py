@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -16,25 +15,19 @@ from sqlalchemy.orm import Session
 
 from dziennik.attendance.v1 import events_pb2
 from platform_kit.auth import Principal
+from platform_kit.clock import parse_day as _day
+from platform_kit.clock import school_today as today
+from platform_kit.clock import utcnow as _now
 from platform_kit.bus import EventType, record_event
 from platform_kit.db import Database
 from platform_kit.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from services.attendance import rules
 from services.attendance.orm import AttendanceMark, AttendanceType, Excuse, HistoryEntry, Lesson, SchoolSettings, TimetableEntry
 
-SCHOOL_TIME = ZoneInfo("Europe/Warsaw")
 ABSENCE_RECORDED = EventType("attendance.absence_recorded.v1", events_pb2.AbsenceRecorded)
 EXCUSE_SUBMITTED = EventType("attendance.excuse_submitted.v1", events_pb2.ExcuseSubmitted)
 EXCUSE_DECIDED = EventType("attendance.excuse_decided.v1", events_pb2.ExcuseDecided)
 STAFF = ("teacher", "school_admin", "principal")
-
-
-def today() -> date:
-    return datetime.now(SCHOOL_TIME).date()
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def school_year_start(day: date) -> date:
@@ -556,13 +549,6 @@ def _absences_of_day(session: Session, student_id: str, class_id: str, day: date
 def _student_context(student: Student) -> events_pb2.StudentContext:
     return events_pb2.StudentContext(school_id=student.school_id, student_id=student.id, student_first_name=student.first_name,
                                      student_last_name=student.last_name, class_id=student.class_id)
-
-
-def _day(raw: str, field: str) -> date:
-    try:
-        return date.fromisoformat(raw)
-    except (TypeError, ValueError):
-        raise InvalidArgument("niepoprawna data", field_errors={field: "Data w postaci RRRR-MM-DD."}) from None
 
 
 def _period(start: str, end: str) -> tuple[date, date]:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from dziennik.billing.v1 import events_pb2
 from platform_kit.auth import Principal
+from platform_kit.clock import utcnow as _now
 from platform_kit.bus import EventType, record_event
 from platform_kit.db import Database
 from platform_kit.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unauthenticated, Unavailable
@@ -57,10 +58,6 @@ class BillingConfig:
     second_key: str
     account_number: str
     recipient: str
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class Billing:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import select
@@ -16,6 +15,9 @@ from sqlalchemy.orm import Session
 
 from dziennik.gradebook.v1 import events_pb2
 from platform_kit.auth import Principal
+from platform_kit.clock import parse_day
+from platform_kit.clock import school_today as today
+from platform_kit.clock import utcnow as _now
 from platform_kit.bus import record_event
 from platform_kit.db import Database
 from platform_kit.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
@@ -24,7 +26,6 @@ from services.gradebook.events import GRADE_CHANGED, GRADE_DELETED, GRADE_RECORD
 from services.gradebook.grades import MARKS, TERM_GRADE_KINDS, normalise_grade_value, normalise_term_grade
 from services.gradebook.orm import Grade, GradeCategory, HistoryEntry, SchoolGradeSettings, Subject, TermGrade
 
-SCHOOL_TIME = ZoneInfo("Europe/Warsaw")
 STAFF = ("teacher", "school_admin", "principal")
 MAX_BATCH = 60
 
@@ -92,14 +93,6 @@ class ClassStatistics:
     student_count: int
     average: Decimal | None
     distribution: dict[str, int]
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def today() -> date:
-    return datetime.now(SCHOOL_TIME).date()
 
 
 def _timestamp(moment: datetime) -> Timestamp:
@@ -570,10 +563,7 @@ class Gradebook:
     def _day(raw: str) -> date:
         if not raw:
             return today()
-        try:
-            day = date.fromisoformat(raw)
-        except ValueError:
-            raise InvalidArgument("niepoprawna data", field_errors={"date": "Data w postaci RRRR-MM-DD."}) from None
+        day = parse_day(raw, "date")
         if day > today():
             raise InvalidArgument("data w przyszłości", field_errors={"date": "Oceny nie wystawia się z datą przyszłą."})
         return day

@@ -5,15 +5,12 @@ from datetime import datetime, timezone
 
 from dziennik.identity.v1 import events_pb2
 from platform_kit.auth import Principal
+from platform_kit.clock import utcnow as now  # noqa: F401 - identity's modules say now()
 from platform_kit.bus import EventType
 from platform_kit.errors import NotFound, PermissionDenied
 
 USER_CREATED = EventType("identity.user_created.v1", events_pb2.UserCreated)
 ACCESS_EXTENDED = EventType("identity.access_extended.v1", events_pb2.AccessExtended)
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def aware(moment: datetime) -> datetime:

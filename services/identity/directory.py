@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,6 +12,7 @@ from sqlalchemy.orm import Session
 from dziennik.billing.v1 import events_pb2 as billing_events
 from dziennik.identity.v1 import events_pb2
 from platform_kit.auth import Principal
+from platform_kit.clock import school_today as today
 from platform_kit.bus import Event, EventType, record_event
 from platform_kit.db import Database
 from platform_kit.errors import ExtendedAccessRequired, NotFound, Unauthenticated
@@ -24,11 +24,6 @@ log = logging.getLogger(__name__)
 
 PAYMENT_SETTLED = EventType("billing.payment_settled.v1", billing_events.PaymentSettled)
 PAYMENT_REFUNDED = EventType("billing.payment_refunded.v1", billing_events.PaymentRefunded)
-SCHOOL_TIME = ZoneInfo("Europe/Warsaw")
-
-
-def today() -> date:
-    return datetime.now(SCHOOL_TIME).date()
 
 
 @dataclass(frozen=True)

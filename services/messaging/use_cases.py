@@ -6,16 +6,18 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 import icalendar
 from sqlalchemy import func, or_, select
 
 from dziennik.messaging.v1 import events_pb2
 from platform_kit.auth import Principal
+from platform_kit.clock import parse_day as _day
+from platform_kit.clock import school_today as today
+from platform_kit.clock import utcnow as _now
 from platform_kit.bus import EventType, record_event
 from platform_kit.db import Database
 from platform_kit.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
@@ -24,7 +26,6 @@ from services.messaging.orm import (
     Announcement, AnnouncementRead, Attachment, CalendarEvent, CalendarFeed, CalendarSettings, Delivery, Message, Ticket, TicketPost,
 )
 
-SCHOOL_TIME = ZoneInfo("Europe/Warsaw")
 MESSAGE_SENT = EventType("messaging.message_sent.v1", events_pb2.MessageSent)
 ANNOUNCEMENT_PUBLISHED = EventType("messaging.announcement_published.v1", events_pb2.AnnouncementPublished)
 CALENDAR_EVENT_SCHEDULED = EventType("messaging.calendar_event_scheduled.v1", events_pb2.CalendarEventScheduled)
@@ -45,14 +46,6 @@ DEFAULT_TESTS_PER_WEEK = 3  # the usual statute: at most three tests (sprawdzian
 TICKET_STATUSES = ("open", "answered", "closed")
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def today() -> date:
-    return datetime.now(SCHOOL_TIME).date()
-
-
 class Directories(Protocol):
     def school(self, school_id: str) -> rules.SchoolDirectory: ...
 
@@ -70,13 +63,6 @@ def _text(value: str, field: str, label: str, limit: int) -> str:
     if not value or len(value) > limit:
         raise InvalidArgument(f"niepoprawne pole {field}", field_errors={field: f"{label}: od 1 do {limit} znaków."})
     return value
-
-
-def _day(raw: str, field: str) -> date:
-    try:
-        return date.fromisoformat(raw)
-    except (TypeError, ValueError):
-        raise InvalidArgument("niepoprawna data", field_errors={field: "Data w postaci RRRR-MM-DD."}) from None
 
 
 class Messaging:

@@ -1,0 +1,26 @@
+"""Time as the school sees it, and dates as callers write them. Polish schools keep Warsaw time:
+"today" for a grade, an absence or an excuse deadline is the school's day, not UTC's."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+from platform_kit.errors import InvalidArgument
+
+SCHOOL_TIME = ZoneInfo("Europe/Warsaw")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def school_today() -> date:
+    return datetime.now(SCHOOL_TIME).date()
+
+
+def parse_day(raw: str, field: str) -> date:
+    """A `YYYY-MM-DD` date from a request, or InvalidArgument naming `field`."""
+    try:
+        return date.fromisoformat(raw)
+    except (TypeError, ValueError):
+        raise InvalidArgument("niepoprawna data", field_errors={field: "Data w postaci RRRR-MM-DD."}) from None
