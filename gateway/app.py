@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway.api import admin, attendance, auth, billing, communication, grades, me
+from gateway.api import admin, attendance, auth, billing, communication, grades, me, notifications
 from gateway.backends import Backends
 from gateway.problems import Problem, code_for_status, from_rpc_error, response_for
 from gateway.security import authenticate_request, check_body_type, public
@@ -50,7 +50,7 @@ def create_app(settings: GatewaySettings | None = None) -> Flask:
 
     api = Api(app, spec_kwargs={"info": {"description": "Elektroniczny dziennik szkolny: publiczne API v1."}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
-    for blueprint in (auth.blp, me.blp, admin.blp, grades.blp, attendance.blp, communication.blp, billing.blp):
+    for blueprint in (auth.blp, me.blp, admin.blp, grades.blp, attendance.blp, communication.blp, billing.blp, notifications.blp):
         api.register_blueprint(blueprint)
     app.view_functions["api-docs.openapi_json"] = public(_plain(app.view_functions["api-docs.openapi_json"]))
 

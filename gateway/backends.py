@@ -12,6 +12,7 @@ from dziennik.billing.v1 import billing_pb2_grpc
 from dziennik.gradebook.v1 import gradebook_pb2_grpc
 from dziennik.identity.v1 import identity_pb2_grpc
 from dziennik.messaging.v1 import messaging_pb2_grpc
+from dziennik.notify.v1 import notify_pb2_grpc
 from platform_kit.auth import TokenVerifier
 from platform_kit.config import DEFAULT_GRPC_PORTS, CommonSettings
 from platform_kit.grpc_client import open_channel
@@ -53,6 +54,10 @@ class Backends:
     @property
     def billing(self) -> billing_pb2_grpc.BillingServiceStub:
         return billing_pb2_grpc.BillingServiceStub(self.channel("billing"))
+
+    @property
+    def notify(self) -> notify_pb2_grpc.NotifyServiceStub:
+        return notify_pb2_grpc.NotifyServiceStub(self.channel("notify"))
 
     @property
     def gradebook(self) -> gradebook_pb2_grpc.GradebookServiceStub:

@@ -61,6 +61,7 @@ def load(seeder: Seeder, operator: Person) -> list[tuple[str, Person]]:
             students.append((student, class_id))
             if phone not in parents:  # siblings share a parent
                 parents[phone] = seeder.person(office, school, "parent", parent_first, parent_last, DEMO_PASSWORD, phone=phone)
+                seeder.sms_alerts_on(parents[phone])
                 people.append(("rodzic", parents[phone]))
             seeder.link(office, parents[phone], student)
             people.append(("uczeń", student))
@@ -80,7 +81,7 @@ def main() -> int:
     operator_login, operator_password = os.environ.get("DZIENNIK_ADMIN_LOGIN"), os.environ.get("DZIENNIK_ADMIN_PASSWORD")
     lines = [f"Dziennik działa: {url}  (API: {url}/api/v1, OpenAPI: {url}/api/v1/openapi.json)"]
     if operator_login and operator_password:
-        seeder = Seeder(open_channel(settings.grpc_target("identity")), open_channel(settings.grpc_target("gradebook")))
+        seeder = Seeder(*(open_channel(settings.grpc_target(s)) for s in ("identity", "gradebook", "notify")))
         people = load(seeder, Person("", operator_login, operator_password))
         lines.append(f"  operator platformy: {operator_login} / {operator_password} (włącza TOTP przy pierwszym logowaniu)")
         if people:

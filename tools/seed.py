@@ -10,6 +10,7 @@ import pyotp
 
 from dziennik.gradebook.v1 import gradebook_pb2, gradebook_pb2_grpc
 from dziennik.identity.v1 import identity_pb2, identity_pb2_grpc
+from dziennik.notify.v1 import notify_pb2, notify_pb2_grpc
 from platform_kit.auth import bearer_metadata
 
 STAFF = ("school_admin", "principal", "teacher")
@@ -38,9 +39,15 @@ class Person:
 
 
 class Seeder:
-    def __init__(self, identity_channel: grpc.Channel, gradebook_channel: grpc.Channel) -> None:
+    def __init__(self, identity_channel: grpc.Channel, gradebook_channel: grpc.Channel, notify_channel: grpc.Channel | None = None) -> None:
         self.identity = identity_pb2_grpc.IdentityServiceStub(identity_channel)
         self.gradebook = gradebook_pb2_grpc.GradebookServiceStub(gradebook_channel)
+        self.notify = notify_pb2_grpc.NotifyServiceStub(notify_channel) if notify_channel is not None else None
+
+    def sms_alerts_on(self, person: Person) -> None:
+        """The person turns SMS alerts on (grades and absences) at the school-entered number."""
+        settings = notify_pb2.Settings(sms_enabled=True, events=["grade_recorded", "absence_recorded"])
+        self.notify.UpdateSettings(settings, metadata=self.sign_in(person))
 
     def sign_in(self, person: Person) -> tuple[tuple[str, str], ...]:
         """gRPC metadata carrying a fresh access token of `person` (with the second factor if set)."""

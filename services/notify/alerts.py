@@ -5,23 +5,26 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from dziennik.attendance.v1 import events_pb2 as attendance_events
 from dziennik.gradebook.v1 import events_pb2 as gradebook_events
 from dziennik.notify.v1 import events_pb2
 from platform_kit.bus import Event, EventType, record_event
+from platform_kit.clock import SCHOOL_TIME, utcnow
 from platform_kit.db import Database
-from services.notify import texts
-from services.notify.orm import Sms
+from services.notify import rules, texts
+from services.notify.orm import Preference, Sms
 from services.notify.providers import SmsProvider
 
 log = logging.getLogger(__name__)
 
 GRADE_RECORDED = EventType("gradebook.grade_recorded.v1", gradebook_events.GradeRecorded)
+ABSENCE_RECORDED = EventType("attendance.absence_recorded.v1", attendance_events.AbsenceRecorded)
 SMS_SENT = EventType("notify.sms_sent.v1", events_pb2.SmsSent)
 MAX_SEND_ATTEMPTS = 5
 
@@ -38,16 +41,42 @@ class StudentContacts:
 ContactsLookup = Callable[[str], StudentContacts]
 
 
+def settings_of(session: Session, user_id: str) -> rules.Settings:
+    row = session.get(Preference, user_id)
+    if row is None:
+        return rules.Settings()
+    return rules.Settings(row.sms_enabled, row.phone, tuple(row.events), row.quiet_from, row.quiet_to)
+
+
+def _hold(settings: rules.Settings, earliest: datetime | None = None) -> datetime | None:
+    """When an alert may go: after `earliest`, and never inside the person's quiet hours."""
+    moment = max(earliest or utcnow(), utcnow())
+    local = moment.astimezone(SCHOOL_TIME).replace(tzinfo=None)
+    until = rules.quiet_until(local, settings.quiet_from, settings.quiet_to)
+    if until is not None:
+        return until.replace(tzinfo=SCHOOL_TIME).astimezone(timezone.utc)
+    return earliest
+
+
+def _recipients(session: Session, parents: list[tuple[str, str]], event_name: str) -> list[tuple[str, str, rules.Settings]]:
+    """Parents who turned SMS on for this kind of event, with the phone they chose (else the school's)."""
+    chosen = []
+    for user_id, school_phone in parents:
+        settings = settings_of(session, user_id)
+        phone = settings.phone or school_phone
+        if settings.wants(event_name) and phone:
+            chosen.append((user_id, phone, settings))
+    return chosen
+
+
 def plan_grade_alerts(session: Session, event: Event, contacts: ContactsLookup) -> int:
-    """Queue one SMS per parent with a phone; returns how many were queued."""
+    """Queue one SMS per opted-in parent; returns how many were queued."""
     grade: gradebook_events.GradeRecorded = event.message
     student = contacts(grade.student_id)  # the parents and their phones; names travel in the event
     first, last = (grade.context.student_first_name, grade.context.student_last_name) if grade.context.student_id else (student.first_name, student.last_name)
     text = texts.render("grade_recorded", student=f"{first} {last}", value=grade.value, subject=grade.subject_name)
     queued = 0
-    for user_id, phone in student.parents:
-        if not phone:
-            continue
+    for user_id, phone, settings in _recipients(session, student.parents, "grade_recorded"):
         session.add(
             Sms(
                 id=str(uuid.uuid4()),
@@ -59,11 +88,52 @@ def plan_grade_alerts(session: Session, event: Event, contacts: ContactsLookup) 
                 encoding=text.encoding,
                 parts=text.parts,
                 status="queued",
-                created_at=datetime.now(timezone.utc),
+                created_at=utcnow(),
+                send_after=_hold(settings),
             )
         )
         queued += 1
     return queued
+
+
+def plan_absence_alerts(session: Session, event: Event, contacts: ContactsLookup, delay: timedelta) -> int:
+    """One alert per phone and day listing every absent lesson of each child: it waits `delay`
+    after the latest absence for the day's other lessons (and siblings), then goes once. A child
+    already reported that day is not reported again."""
+    absence: attendance_events.AbsenceRecorded = event.message
+    student = absence.student
+    lessons = {str(l.lesson_no): l.subject_name for l in absence.lessons}
+    if not lessons:
+        return 0
+    parents = contacts(student.student_id).parents
+    queued = 0
+    for user_id, phone, settings in _recipients(session, parents, "absence_recorded"):
+        key = f"absence:{phone}:{absence.date}"
+        same_day = list(session.scalars(select(Sms).where(Sms.group_key == key).with_for_update()))
+        if any(s.status != "queued" and student.student_id in (s.details or {}) for s in same_day):
+            continue  # this child was reported today already
+        waiting = next((s for s in same_day if s.status == "queued"), None)
+        if waiting is None:
+            waiting = Sms(
+                id=str(uuid.uuid4()), source_event_id=event.event_id, kind="absence_recorded", recipient_user_id=user_id, phone=phone,
+                status="queued", created_at=utcnow(), group_key=key, details={},
+            )
+            session.add(waiting)
+        details = dict(waiting.details or {})
+        details[student.student_id] = {"name": f"{student.student_first_name} {student.student_last_name}", "lessons": lessons}
+        waiting.details = details
+        text = texts.render(
+            "absence_recorded", date=_polish_date(absence.date), absences=texts.absences_phrase(rules.absence_text_parts(details))
+        )
+        waiting.body, waiting.encoding, waiting.parts = text.body, text.encoding, text.parts
+        waiting.send_after = _hold(settings, utcnow() + delay)
+        queued += 1
+    return queued
+
+
+def _polish_date(iso: str) -> str:
+    year, month, day = iso.split("-")
+    return f"{day}.{month}"
 
 
 class Dispatcher:
@@ -81,8 +151,9 @@ class Dispatcher:
         sent = 0
         while True:
             with self.database.transaction() as session:
+                due = or_(Sms.send_after.is_(None), Sms.send_after <= utcnow())
                 batch = session.scalars(
-                    select(Sms).where(Sms.status == "queued").order_by(Sms.created_at).limit(self.batch_size).with_for_update(skip_locked=True)
+                    select(Sms).where(Sms.status == "queued", due).order_by(Sms.created_at).limit(self.batch_size).with_for_update(skip_locked=True)
                 ).all()
                 for sms in batch:
                     sent += self._send(session, sms)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from platform_kit.bus import define_bus_tables
@@ -37,3 +37,22 @@ class Sms(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Not before (quiet hours; an absence alert waiting for the day's other lessons).
+    send_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    # Alerts gathered into one SMS (absences of one phone's children on one day): the key and what it lists.
+    group_key: Mapped[str | None] = mapped_column(String(120), nullable=True, index=True)
+    details: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+class Preference(Base):
+    """A person's notification settings: SMS on or off, the phone, which events, quiet hours."""
+
+    __tablename__ = "preferences"
+
+    user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    sms_enabled: Mapped[bool] = mapped_column(Boolean)
+    phone: Mapped[str] = mapped_column(String(20), default="")
+    events: Mapped[list[str]] = mapped_column(JSON)
+    quiet_from: Mapped[str | None] = mapped_column(String(5), nullable=True)  # "21:00"
+    quiet_to: Mapped[str | None] = mapped_column(String(5), nullable=True)  # "07:00"
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -9,13 +10,13 @@ from typing import Literal
 from pydantic import Field
 
 from dziennik.identity.v1 import identity_pb2, identity_pb2_grpc
-from dziennik.notify.v1 import notify_pb2_grpc
 from platform_kit.auth import service_metadata
 from platform_kit.bus.consumer import Consumer, Subscription
 from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
 from platform_kit.grpc_server import Registration
 from platform_kit.service import Runtime, ServiceDefinition
-from services.notify.alerts import GRADE_RECORDED, Dispatcher, StudentContacts, plan_grade_alerts
+from services.notify.alerts import ABSENCE_RECORDED, GRADE_RECORDED, Dispatcher, StudentContacts, plan_absence_alerts, plan_grade_alerts
+from services.notify.grpc_api import NotifyServicer
 from services.notify.providers.fake import FakeSmsProvider
 
 
@@ -24,6 +25,8 @@ class NotifySettings(ServiceSettings):
     grpc_port: int = DEFAULT_GRPC_PORTS["notify"]
     # smsapi and twilio adapters arrive with the notify issue
     sms_provider: Literal["fake"] = Field("fake", validation_alias="SMS_PROVIDER")
+    # An absence alert waits this long after the latest absence, to list the day's other lessons.
+    absence_delay_seconds: int = Field(1800, ge=0, le=6 * 3600)
 
 
 class IdentityContacts:
@@ -46,12 +49,16 @@ def dispatcher(runtime: Runtime) -> Dispatcher:
 
 def consumers(runtime: Runtime) -> list[Consumer]:
     contacts = IdentityContacts(runtime.channel("identity"), runtime.settings.service_token)
+    delay = timedelta(seconds=runtime.settings.absence_delay_seconds)
     return [
         Consumer(
             "notify.sms_alerts",
             runtime.database,
             runtime.settings.amqp_url,
-            [Subscription(GRADE_RECORDED, lambda session, event: plan_grade_alerts(session, event, contacts))],
+            [
+                Subscription(GRADE_RECORDED, lambda session, event: plan_grade_alerts(session, event, contacts)),
+                Subscription(ABSENCE_RECORDED, lambda session, event: plan_absence_alerts(session, event, contacts, delay)),
+            ],
             retry_delays_ms=tuple(runtime.settings.retry_delays_ms),
             after_commit=dispatcher(runtime).wake.set,
         )
@@ -66,7 +73,7 @@ DEFINITION = ServiceDefinition(
     name="notify",
     settings_class=NotifySettings,
     migrations=Path(__file__).parent / "migrations",
-    grpc=lambda runtime: [Registration.of(notify_pb2_grpc.NotifyServiceServicer())],
+    grpc=lambda runtime: [Registration.of(NotifyServicer(runtime.database))],
     consumers=consumers,
     background=[send_sms],
 )

@@ -14,6 +14,8 @@ _POLISH = str.maketrans("ąćęłńóśźżĄĆĘŁŃÓŚŹŻ„”–—", "ace
 
 TEMPLATES = {
     "grade_recorded": "Dziennik: {student} otrzymał(a) ocenę {value} z przedmiotu {subject}.",
+    # {absences}: "Zosia Kowalska – lekcje 1 (Matematyka), 2 (Fizyka); Staś Kowalski – lekcja 3 (WF)"
+    "absence_recorded": "Dziennik: nieobecność {date}: {absences}.",
 }
 
 
@@ -43,3 +45,11 @@ def measure(body: str) -> SmsText:
 def render(kind: str, *, polish_characters: bool = False, **values: str) -> SmsText:
     body = TEMPLATES[kind].format(**values)
     return measure(body if polish_characters else transliterate(body))
+
+
+def absences_phrase(students: list[tuple[str, list[tuple[int, str]]]]) -> str:
+    parts = []
+    for name, lessons in students:
+        word = "lekcja" if len(lessons) == 1 else "lekcje"
+        parts.append(f"{name} – {word} " + ", ".join(f"{number} ({subject})" for number, subject in lessons))
+    return "; ".join(parts)

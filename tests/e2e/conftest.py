@@ -123,6 +123,7 @@ def system(tmp_path_factory) -> System:
         "DZIENNIK_ADMIN_PASSWORD": secrets.token_urlsafe(12),
         "DZIENNIK_SERVICE_TOKEN": secrets.token_urlsafe(24),
         "NOTIFY_RETRY_DELAYS_MS": "[500, 2000]",
+        "NOTIFY_ABSENCE_DELAY_SECONDS": "3",
         "IDENTITY_RETRY_DELAYS_MS": "[500, 2000]",
         # Tests speak for several client addresses through X-Forwarded-For.
         "GATEWAY_TRUSTED_PROXIES": "1",

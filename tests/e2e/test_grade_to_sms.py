@@ -30,6 +30,13 @@ def school(system):
     parent = seeder.person(office, school_id, "parent", "Anna", "Żółkiewska", password, phone="+48601234567", children=(student,))
     subject_id = seeder.subject(office, "Matematyka")
     seeder.assign(office, teacher, class_id, subject_id)
+    turned_on = requests.put(
+        f"{system.url}/api/v1/me/notification-settings",
+        json={"sms_enabled": True, "phone": "", "events": ["grade_recorded", "absence_recorded"], "quiet_hours": None},
+        headers=system.headers(parent),
+        timeout=10,
+    )
+    assert turned_on.status_code == 200, turned_on.text
     return {"teacher": teacher, "student": student, "parent": parent, "subject_id": subject_id, "class_id": class_id}
 
 

@@ -1,0 +1,51 @@
+"""A person's notification settings: SMS on or off, the phone, which events, quiet hours."""
+from __future__ import annotations
+
+from flask import current_app
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from dziennik.notify.v1 import notify_pb2 as pb
+from gateway.security import caller
+
+blp = Blueprint("notifications", __name__, url_prefix="/api/v1/me", description="Powiadomienia")
+
+EVENTS = ["grade_recorded", "absence_recorded"]
+
+
+class QuietHoursSchema(Schema):
+    from_ = fields.String(data_key="from", required=True, validate=validate.Regexp(r"^\d{2}:\d{2}$"), metadata={"example": "21:00"})
+    to = fields.String(required=True, validate=validate.Regexp(r"^\d{2}:\d{2}$"), metadata={"example": "07:00"})
+
+
+class NotificationSettingsSchema(Schema):
+    sms_enabled = fields.Boolean(required=True)
+    phone = fields.String(required=True, validate=validate.Length(max=20), metadata={"description": "E.164; empty: the number the school entered."})
+    events = fields.List(fields.String(validate=validate.OneOf(EVENTS)), required=True)
+    quiet_hours = fields.Nested(QuietHoursSchema, allow_none=True, required=True, metadata={"description": "null: no quiet hours. Alerts wait until the window ends."})
+
+
+def _notify():
+    return current_app.extensions["backends"].notify
+
+
+def _body(settings) -> dict:
+    quiet = {"from_": settings.quiet_from, "to": settings.quiet_to} if settings.quiet_from else None  # dumped as "from"
+    return {"sms_enabled": settings.sms_enabled, "phone": settings.phone, "events": list(settings.events), "quiet_hours": quiet}
+
+
+@blp.route("/notification-settings", methods=["GET"])
+@blp.response(200, NotificationSettingsSchema)
+def get_settings():
+    """Your SMS settings (off until you turn them on)."""
+    return _body(_notify().GetSettings(pb.GetSettingsRequest(), metadata=caller().metadata))
+
+
+@blp.route("/notification-settings", methods=["PUT"])
+@blp.arguments(NotificationSettingsSchema)
+@blp.response(200, NotificationSettingsSchema)
+def put_settings(body):
+    """Turn SMS alerts on or off, choose the phone, the events and quiet hours."""
+    quiet = body.get("quiet_hours") or {}
+    settings = pb.Settings(sms_enabled=body["sms_enabled"], phone=body["phone"], events=body["events"], quiet_from=quiet.get("from_", ""), quiet_to=quiet.get("to", ""))
+    return _body(_notify().UpdateSettings(settings, metadata=caller().metadata))

@@ -1,0 +1,103 @@
+"""SMS alerts end to end: settings, opting in, one absence alert per phone and day listing
+siblings and lessons, quiet hours, and never a second alert for a child reported that day."""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "Powiadomienia-" + uuid.uuid4().hex[:6]
+TODAY = datetime.now(ZoneInfo("Europe/Warsaw")).date()
+LAST_MONDAY = TODAY - timedelta(days=TODAY.weekday() + 7)
+
+
+def api(system, method: str, path: str, headers: dict | None = None, **kwargs) -> requests.Response:
+    return requests.request(method, f"{system.url}/api/v1{path}", headers=headers, timeout=15, **kwargs)
+
+
+def sms_to(system, phone: str) -> list[dict]:
+    return [json.loads(line) for line in system.sms_lines() if json.loads(line)["to"] == phone]
+
+
+@pytest.fixture(scope="module")
+def family(system):
+    """Two siblings in 6A with one mother (one phone); a teacher of maths who is homeroom teacher."""
+    seeder = system.seeder()
+    operator = seeder.sign_in(system.operator)
+    school_id = seeder.school(operator, f"Szkoła SMS {uuid.uuid4().hex[:6]}", policy="statutory")
+    secretary = seeder.person(operator, school_id, "school_admin", "Sonia", "Sekretarz", PASSWORD)
+    office = seeder.sign_in(secretary)
+    teacher = seeder.person(office, school_id, "teacher", "Teresa", "Matematyczka", PASSWORD)
+    class_id = seeder.school_class(office, school_id, "6A", "2026/2027", homeroom=teacher)
+    maths = seeder.subject(office, "Matematyka")
+    seeder.assign(office, teacher, class_id, maths)
+    kids = [seeder.person(office, school_id, "student", first, "Żak", PASSWORD, class_id=class_id) for first in ("Zosia", "Staś")]
+    phone = f"+48600{uuid.uuid4().int % 1_000_000:06d}"
+    mother = seeder.person(office, school_id, "parent", "Maria", "Żak", PASSWORD, phone=phone, children=tuple(kids))
+    admin = system.headers(secretary)
+    timetable = {"school_year": "2026/2027", "valid_from": (LAST_MONDAY - timedelta(days=7)).isoformat(),
+                 "entries": [{"weekday": 1, "lesson_no": n, "subject_id": maths, "teacher_id": teacher.id} for n in (1, 2, 3)]}
+    assert api(system, "PUT", f"/classes/{class_id}/timetable", admin, json=timetable).status_code == 200
+    lessons = api(system, "GET", f"/classes/{class_id}/timetable", admin, params={"day": LAST_MONDAY.isoformat()}).json()["lessons"]
+    return {"kids": kids, "phone": phone, "mother": system.headers(mother), "teacher": system.headers(teacher), "lessons": lessons, "maths": maths}
+
+
+def settings(system, who: dict, **changes) -> requests.Response:
+    body = {"sms_enabled": True, "phone": "", "events": ["grade_recorded", "absence_recorded"], "quiet_hours": None, **changes}
+    return api(system, "PUT", "/me/notification-settings", who, json=body)
+
+
+def test_settings_start_off_and_bad_ones_are_refused(system, family):
+    assert api(system, "GET", "/me/notification-settings", family["mother"]).json() == {"sms_enabled": False, "phone": "", "events": [], "quiet_hours": None}
+    assert settings(system, family["mother"], phone="12345").status_code == 400
+    assert settings(system, family["mother"], events=["horoscope"]).status_code == 400
+    assert settings(system, family["mother"], quiet_hours={"from": "25:00", "to": "07:00"}).status_code == 400
+    assert api(system, "GET", "/me/notification-settings", family["mother"]).json()["sms_enabled"] is False  # nothing changed
+
+
+def test_no_sms_without_opting_in(system, family):
+    zosia = family["kids"][0]
+    assert api(system, "POST", "/grades", family["teacher"], json={"student_id": zosia.id, "subject_id": family["maths"], "value": "5"}).status_code == 201
+    time.sleep(3)
+    assert sms_to(system, family["phone"]) == []
+
+
+def test_one_absence_alert_per_phone_and_day_lists_both_children(system, family):
+    assert settings(system, family["mother"]).status_code == 200
+    zosia, stas = family["kids"]
+    first, second, third = family["lessons"][:3]
+    mark = lambda lesson, student: api(system, "PUT", f"/lessons/{lesson['id']}/attendance", family["teacher"], json={"entries": [{"student_id": student.id, "status": "absent"}]})  # noqa: E731
+    assert mark(first, zosia).status_code == 200
+    assert mark(second, zosia).status_code == 200
+    assert mark(third, stas).status_code == 200
+    wait_for(lambda: sms_to(system, family["phone"]), timeout=30, interval=0.5, message="the absence alert")
+    time.sleep(4)  # a second alert would be due by now
+    [alert] = sms_to(system, family["phone"])
+    day = f"{LAST_MONDAY.day:02d}.{LAST_MONDAY.month:02d}"
+    assert alert["message"] == f"Dziennik: nieobecnosc {day}: Stas Zak - lekcja 3 (Matematyka); Zosia Zak - lekcje 1 (Matematyka), 2 (Matematyka)."
+    assert alert["parts"] == 1
+    # Zosia was reported today already: marking her absent again sends nothing new.
+    assert mark(third, zosia).status_code == 200
+    time.sleep(5)
+    assert len(sms_to(system, family["phone"])) == 1
+
+
+def test_quiet_hours_hold_alerts(system, family):
+    now = datetime.now(ZoneInfo("Europe/Warsaw"))
+    window = {"from": (now - timedelta(hours=1)).strftime("%H:%M"), "to": (now + timedelta(hours=1)).strftime("%H:%M")}
+    assert settings(system, family["mother"], quiet_hours=window).status_code == 200
+    before = len(sms_to(system, family["phone"]))
+    stas = family["kids"][1]
+    assert api(system, "POST", "/grades", family["teacher"], json={"student_id": stas.id, "subject_id": family["maths"], "value": "6"}).status_code == 201
+    time.sleep(4)
+    assert len(sms_to(system, family["phone"])) == before  # waiting for the end of the quiet hours
+    assert api(system, "GET", "/me/notification-settings", family["mother"]).json()["quiet_hours"] == window
