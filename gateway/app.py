@@ -50,7 +50,7 @@ def create_app(settings: GatewaySettings | None = None) -> Flask:
 
     api = Api(app, spec_kwargs={"info": {"description": "Elektroniczny dziennik szkolny: publiczne API v1."}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
-    for blueprint in (auth.blp, me.blp, admin.blp, grades.blp, attendance.blp, communication.blp, billing.blp, notifications.blp):
+    for blueprint in (auth.blp, me.blp, admin.blp, grades.blp, attendance.blp, communication.blp, billing.blp, notifications.blp, notifications.reports):
         api.register_blueprint(blueprint)
     app.view_functions["api-docs.openapi_json"] = public(_plain(app.view_functions["api-docs.openapi_json"]))
 

@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from dziennik.notify.v1 import notify_pb2 as pb
-from gateway.security import caller
+from gateway.security import accepts, caller, public
 
 blp = Blueprint("notifications", __name__, url_prefix="/api/v1/me", description="Powiadomienia")
 
@@ -49,3 +49,30 @@ def put_settings(body):
     quiet = body.get("quiet_hours") or {}
     settings = pb.Settings(sms_enabled=body["sms_enabled"], phone=body["phone"], events=body["events"], quiet_from=quiet.get("from_", ""), quiet_to=quiet.get("to", ""))
     return _body(_notify().UpdateSettings(settings, metadata=caller().metadata))
+
+
+reports = Blueprint("sms-reports", __name__, url_prefix="/api/v1/notify", description="Raporty doręczeń SMS")
+
+
+class DeliveryAnswerSchema(Schema):
+    matched = fields.Boolean()
+
+
+@public
+@accepts("application/x-www-form-urlencoded", "multipart/form-data")
+@reports.route("/sms/delivery-report/<provider>", methods=["GET", "POST"])
+@reports.response(200, DeliveryAnswerSchema)
+def delivery_report(provider):
+    """A provider's delivery report (SMSAPI calls with the secret from its notify_url; Twilio signs
+    with X-Twilio-Signature); updates the sent log."""
+    from flask import request
+
+    params = {**request.args.to_dict(), **request.form.to_dict()}
+    settings = current_app.extensions["settings"]
+    url = f"{settings.public_url.rstrip('/')}{request.path}"
+    if request.query_string and provider != "twilio":
+        url = f"{url}?{request.query_string.decode()}"
+    answer = current_app.extensions["backends"].notify.RecordDeliveryReport(
+        pb.DeliveryReport(provider=provider[:20], params=params, url=url, signature=request.headers.get("X-Twilio-Signature", ""))
+    )
+    return {"matched": answer.matched}

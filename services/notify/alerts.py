@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from google.protobuf.timestamp_pb2 import Timestamp
+from prometheus_client import Counter
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -27,6 +29,10 @@ GRADE_RECORDED = EventType("gradebook.grade_recorded.v1", gradebook_events.Grade
 ABSENCE_RECORDED = EventType("attendance.absence_recorded.v1", attendance_events.AbsenceRecorded)
 SMS_SENT = EventType("notify.sms_sent.v1", events_pb2.SmsSent)
 MAX_SEND_ATTEMPTS = 5
+RETRY_BASE_SECONDS = 2.0
+SMS_SENT_TOTAL = Counter("sms_sent_parts_total", "SMS parts handed to the provider.", ["provider"])
+SMS_FAILED = Counter("sms_failed_total", "SMS given up on (refused by the provider, or out of attempts).", ["provider", "reason"])
+SMS_DELAYED = Counter("sms_delayed_total", "SMS put back for a later try after a provider failure.", ["provider"])
 
 
 class StudentContacts:
@@ -164,16 +170,26 @@ class Dispatcher:
         sms.attempts += 1
         try:
             result = self.provider.send(idx=sms.id, to=sms.phone, body=sms.body, parts=sms.parts)
-        except Exception as exc:  # provider down or refusing: keep it queued for a while, then give up
-            log.warning("SMS %s not sent (attempt %d): %s", sms.id, sms.attempts, exc)
+        except Exception as exc:
+            retryable = getattr(exc, "retryable", True)  # a bug or an outage: worth another try
             sms.last_error = str(exc)[:1000]
-            if sms.attempts >= MAX_SEND_ATTEMPTS:
+            if not retryable or sms.attempts >= MAX_SEND_ATTEMPTS:
+                # Dead letter: kept in the log with its error, counted and logged for operators.
                 sms.status = "failed"
+                SMS_FAILED.labels(self.provider.name, "refused" if not retryable else "gave_up").inc()
+                log.error("SMS %s failed for good after %d attempt(s): %s", sms.id, sms.attempts, exc)
+            else:
+                # Exponential back-off with jitter, so a provider outage is not hammered in step.
+                wait = timedelta(seconds=RETRY_BASE_SECONDS * 2 ** (sms.attempts - 1) * (1 + random.random() / 2))
+                sms.send_after = utcnow() + wait
+                SMS_DELAYED.labels(self.provider.name).inc()
+                log.warning("SMS %s not sent (attempt %d), again in %.0fs: %s", sms.id, sms.attempts, wait.total_seconds(), exc)
             return 0
         sms.status = "sent"
         sms.provider = self.provider.name
         sms.provider_message_id = result.provider_message_id
-        sms.sent_at = datetime.now(timezone.utc)
+        sms.sent_at = utcnow()
+        SMS_SENT_TOTAL.labels(self.provider.name).inc(sms.parts)
         sent_at = Timestamp()
         sent_at.FromDatetime(sms.sent_at)
         record_event(
@@ -194,3 +210,27 @@ class Dispatcher:
                 log.warning("dispatcher could not send: %s", exc)
             self.wake.wait(interval)
             self.wake.clear()
+
+
+def record_delivery_report(database: Database, provider: str, provider_message_id: str, idx: str, status: str) -> bool:
+    """A provider's delivery report updates the sent log; False when no SMS matches it."""
+    with database.transaction() as session:
+        query = select(Sms).where(Sms.provider == provider)
+        if provider_message_id:
+            query = query.where(Sms.provider_message_id == provider_message_id)
+        elif idx:
+            query = query.where(Sms.id == _uuid_of(idx))
+        else:
+            return False
+        sms = session.scalars(query).first()
+        if sms is None:
+            return False
+        sms.delivery_status = status.upper()[:20]
+        sms.delivery_reported_at = utcnow()
+        return True
+
+
+def _uuid_of(idx: str) -> str:
+    """SMSAPI's idx is our id without dashes."""
+    raw = idx.replace("-", "")
+    return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}" if len(raw) == 32 else idx

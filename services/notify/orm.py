@@ -42,6 +42,9 @@ class Sms(Base):
     # Alerts gathered into one SMS (absences of one phone's children on one day): the key and what it lists.
     group_key: Mapped[str | None] = mapped_column(String(120), nullable=True, index=True)
     details: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # From the provider's delivery report: DELIVERED, UNDELIVERED, FAILED, EXPIRED, …
+    delivery_status: Mapped[str] = mapped_column(String(20), default="")
+    delivery_reported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Preference(Base):

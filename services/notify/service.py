@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from dziennik.identity.v1 import identity_pb2, identity_pb2_grpc
 from platform_kit.auth import service_metadata
@@ -18,13 +18,32 @@ from platform_kit.service import Runtime, ServiceDefinition
 from services.notify.alerts import ABSENCE_RECORDED, GRADE_RECORDED, Dispatcher, StudentContacts, plan_absence_alerts, plan_grade_alerts
 from services.notify.grpc_api import NotifyServicer
 from services.notify.providers.fake import FakeSmsProvider
+from services.notify.providers.smsapi import SmsApiProvider
+from services.notify.providers.twilio import TwilioProvider
 
 
 class NotifySettings(ServiceSettings):
     model_config = service_config("notify")
     grpc_port: int = DEFAULT_GRPC_PORTS["notify"]
-    # smsapi and twilio adapters arrive with the notify issue
-    sms_provider: Literal["fake"] = Field("fake", validation_alias="SMS_PROVIDER")
+    sms_provider: Literal["fake", "smsapi", "twilio"] = Field("fake", validation_alias="SMS_PROVIDER")
+    public_url: str = Field("http://localhost:8080", validation_alias="DZIENNIK_PUBLIC_URL", pattern=r"^https?://")
+    # The secret in SMSAPI's callback URL (SMSAPI does not sign its delivery reports).
+    callback_secret: str = Field("dev-sms-callback-secret", validation_alias="SMS_CALLBACK_SECRET", min_length=12)
+    smsapi_base_url: str = Field("https://api.smsapi.pl", validation_alias="SMSAPI_BASE_URL", pattern=r"^https?://")
+    smsapi_token: str = Field("", validation_alias="SMSAPI_TOKEN")
+    smsapi_sender: str = Field("Dziennik", validation_alias="SMSAPI_SENDER", max_length=11)
+    twilio_base_url: str = Field("https://api.twilio.com", validation_alias="TWILIO_BASE_URL", pattern=r"^https?://")
+    twilio_account_sid: str = Field("", validation_alias="TWILIO_ACCOUNT_SID")
+    twilio_auth_token: str = Field("", validation_alias="TWILIO_AUTH_TOKEN")
+    twilio_from: str = Field("", validation_alias="TWILIO_FROM")
+
+    @model_validator(mode="after")
+    def _provider_credentials(self):
+        if self.sms_provider == "smsapi" and not self.smsapi_token:
+            raise ValueError("SMS_PROVIDER=smsapi needs SMSAPI_TOKEN")
+        if self.sms_provider == "twilio" and not (self.twilio_account_sid and self.twilio_auth_token and self.twilio_from):
+            raise ValueError("SMS_PROVIDER=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM")
+        return self
     # An absence alert waits this long after the latest absence, to list the day's other lessons.
     absence_delay_seconds: int = Field(1800, ge=0, le=6 * 3600)
 
@@ -41,10 +60,19 @@ class IdentityContacts:
         return StudentContacts(answer.first_name, answer.last_name, [(p.user_id, p.phone) for p in answer.parents])
 
 
+def provider_for(settings: NotifySettings):
+    """The SMS provider SMS_PROVIDER names."""
+    callback = f"{settings.public_url.rstrip('/')}/api/v1/notify/sms/delivery-report"
+    if settings.sms_provider == "smsapi":
+        return SmsApiProvider(settings.smsapi_base_url, settings.smsapi_token, settings.smsapi_sender, f"{callback}/smsapi?key={settings.callback_secret}")
+    if settings.sms_provider == "twilio":
+        return TwilioProvider(settings.twilio_base_url, settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_from, f"{callback}/twilio")
+    return FakeSmsProvider(settings.var_dir / "sms-outbox.jsonl")
+
+
 @cache
 def dispatcher(runtime: Runtime) -> Dispatcher:
-    provider = FakeSmsProvider(runtime.settings.var_dir / "sms-outbox.jsonl")
-    return Dispatcher(runtime.database, provider)
+    return Dispatcher(runtime.database, provider_for(runtime.settings))
 
 
 def consumers(runtime: Runtime) -> list[Consumer]:
@@ -73,7 +101,11 @@ DEFINITION = ServiceDefinition(
     name="notify",
     settings_class=NotifySettings,
     migrations=Path(__file__).parent / "migrations",
-    grpc=lambda runtime: [Registration.of(NotifyServicer(runtime.database))],
+    grpc=lambda runtime: [
+        Registration.of(
+            NotifyServicer(runtime.database, callback_secret=runtime.settings.callback_secret, twilio_auth_token=runtime.settings.twilio_auth_token)
+        )
+    ],
     consumers=consumers,
     background=[send_sms],
 )

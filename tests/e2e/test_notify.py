@@ -101,3 +101,13 @@ def test_quiet_hours_hold_alerts(system, family):
     time.sleep(4)
     assert len(sms_to(system, family["phone"])) == before  # waiting for the end of the quiet hours
     assert api(system, "GET", "/me/notification-settings", family["mother"]).json()["quiet_hours"] == window
+
+
+def test_delivery_report_callbacks_are_authenticated(system):
+    base = f"{system.url}/api/v1/notify/sms/delivery-report"
+    assert requests.post(f"{base}/smsapi", params={"key": "wrong", "MsgId": "1", "status_name": "DELIVERED"}, timeout=10).status_code == 401
+    good = requests.get(f"{base}/smsapi", params={"key": "dev-sms-callback-secret", "MsgId": "unknown", "status_name": "DELIVERED"}, timeout=10)
+    assert good.status_code == 200 and good.json() == {"matched": False}
+    forged = requests.post(f"{base}/twilio", data={"MessageSid": "SM1", "MessageStatus": "delivered"}, headers={"X-Twilio-Signature": "Zm9yZ2Vk"}, timeout=10)
+    assert forged.status_code == 401
+    assert requests.post(f"{base}/pigeon", data={}, timeout=10).status_code == 404

@@ -12,6 +12,15 @@ class Sent:
     provider_message_id: str
 
 
+class ProviderError(Exception):
+    """The provider did not take the SMS. `retryable`: a 5xx, 429 or timeout (try again later);
+    otherwise the request itself is wrong (a bad number, no credit) and trying again will not help."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
 class SmsProvider(Protocol):
     name: str
 

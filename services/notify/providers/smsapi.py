@@ -1,0 +1,53 @@
+"""SMSAPI.pl (`POST /sms.do`, Bearer token). `idx` + `check_idx=1` make the provider refuse a
+second SMS with the same id, so a resend after a crash never reaches the parent twice. SMSAPI
+reports many errors with HTTP 200 and a JSON body `{"error": 13, "message": …}`."""
+from __future__ import annotations
+
+import requests
+
+from services.notify.providers import ProviderError, Sent
+
+DUPLICATE_IDX = 105  # "Invalid idx" — this idx was used: the SMS went out before
+RETRYABLE_ERRORS = {8, 201, 999}  # provider-side errors worth another try
+
+
+class SmsApiProvider:
+    name = "smsapi"
+
+    def __init__(self, base_url: str, token: str, sender: str, notify_url: str, *, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.sender = sender
+        self.notify_url = notify_url
+        self.timeout = timeout
+        self._http = requests.Session()
+
+    def send(self, *, idx: str, to: str, body: str, parts: int) -> Sent:
+        form = {
+            "to": to.lstrip("+"),
+            "message": body,
+            "from": self.sender,
+            "encoding": "utf-8",
+            "idx": idx.replace("-", "")[:36],
+            "check_idx": "1",
+            "notify_url": self.notify_url,
+            "format": "json",
+        }
+        try:
+            answer = self._http.post(f"{self.base_url}/sms.do", data=form, headers={"Authorization": f"Bearer {self.token}"}, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise ProviderError(f"SMSAPI unreachable: {exc}", retryable=True) from None
+        if answer.status_code == 429 or answer.status_code >= 500:
+            raise ProviderError(f"SMSAPI answered {answer.status_code}", retryable=True)
+        try:
+            payload = answer.json()
+        except ValueError:
+            raise ProviderError(f"SMSAPI answered {answer.status_code} without JSON", retryable=answer.status_code >= 500) from None
+        if "error" in payload:
+            code = int(payload.get("error", 0))
+            if code == DUPLICATE_IDX:
+                return Sent(f"idx:{form['idx']}")
+            raise ProviderError(f"SMSAPI error {code}: {payload.get('message', '')}", retryable=code in RETRYABLE_ERRORS)
+        if answer.status_code >= 400 or not payload.get("list"):
+            raise ProviderError(f"SMSAPI answered {answer.status_code}: {answer.text[:200]}", retryable=False)
+        return Sent(str(payload["list"][0]["id"]))

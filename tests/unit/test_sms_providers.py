@@ -1,0 +1,201 @@
+"""The SMSAPI and Twilio adapters against local fakes that answer as the real APIs do
+(including SMSAPI's errors sent with HTTP 200, duplicate idx, 5xx and 429), Twilio's callback
+signature, and what the dispatcher makes of each failure."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask, request
+from werkzeug.serving import make_server
+
+from services.notify.providers import ProviderError
+from services.notify.providers.smsapi import SmsApiProvider
+from services.notify.providers.twilio import TwilioProvider, twilio_signature, verify_twilio_signature
+
+
+@pytest.fixture
+def fake_smsapi() -> Iterator[tuple[str, dict]]:
+    app = Flask("fake-smsapi")
+    state = {"seen_idx": set(), "fail_with": None, "received": []}
+
+    @app.post("/sms.do")
+    def sms_do():
+        if request.headers.get("Authorization") != "Bearer token-1":
+            return {"error": 101, "message": "Authorization failed"}, 401
+        if state["fail_with"]:
+            return "Internal error", state["fail_with"]
+        form = request.form
+        state["received"].append(dict(form))
+        if not form.get("to", "").isdigit() or len(form["to"]) < 9:
+            return {"error": 13, "message": "No correct phone numbers"}, 200  # an error with HTTP 200
+        if form.get("check_idx") == "1" and form.get("idx") in state["seen_idx"]:
+            return {"error": 105, "message": "Invalid idx"}, 200
+        state["seen_idx"].add(form.get("idx"))
+        return {"count": 1, "list": [{"id": f"smsapi-{len(state['seen_idx'])}", "points": 0.16, "number": form["to"], "status": "QUEUE", "idx": form.get("idx"), "parts": 1}]}, 201
+
+    yield from _serve(app, state)
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[tuple[str, dict]]:
+    app = Flask("fake-twilio")
+    state = {"fail_with": None}
+
+    @app.post("/2010-04-01/Accounts/<sid>/Messages.json")
+    def messages(sid):
+        if request.authorization is None or (request.authorization.username, request.authorization.password) != ("AC1", "secret"):
+            return {"code": 20003, "message": "Authenticate", "status": 401}, 401
+        if state["fail_with"]:
+            return {"code": 20500, "message": "Internal Server Error", "status": state["fail_with"]}, state["fail_with"]
+        if not request.form.get("To", "").startswith("+"):
+            return {"code": 21211, "message": "The 'To' number is not a valid phone number.", "status": 400}, 400
+        return {"sid": "SM123", "status": "queued", "to": request.form["To"]}, 201
+
+    yield from _serve(app, state)
+
+
+def _serve(app: Flask, state: dict):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", state
+    server.shutdown()
+
+
+def test_smsapi_sends_with_idx_and_treats_a_repeated_idx_as_already_sent(fake_smsapi):
+    url, state = fake_smsapi
+    provider = SmsApiProvider(url, "token-1", "Dziennik", "http://gw/api/v1/notify/sms/delivery-report/smsapi?key=k")
+    idx = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    sent = provider.send(idx=idx, to="+48600100200", body="Dziennik: test", parts=1)
+    assert sent.provider_message_id == "smsapi-1"
+    form = state["received"][0]
+    assert (form["to"], form["idx"], form["check_idx"], form["from"]) == ("48600100200", idx.replace("-", ""), "1", "Dziennik")
+    again = provider.send(idx=idx, to="+48600100200", body="Dziennik: test", parts=1)  # a resend after a crash
+    assert again.provider_message_id.startswith("idx:") and len(state["seen_idx"]) == 1
+
+
+def test_smsapi_errors_with_http_200_are_not_retried_and_5xx_are(fake_smsapi):
+    url, state = fake_smsapi
+    provider = SmsApiProvider(url, "token-1", "Dziennik", "http://gw/cb")
+    with pytest.raises(ProviderError) as wrong_number:
+        provider.send(idx="a" * 32, to="+4812", body="x", parts=1)
+    assert wrong_number.value.retryable is False and "13" in str(wrong_number.value)
+    for status in (500, 503, 429):
+        state["fail_with"] = status
+        with pytest.raises(ProviderError) as outage:
+            provider.send(idx="b" * 32, to="+48600100200", body="x", parts=1)
+        assert outage.value.retryable is True
+    unreachable = SmsApiProvider("http://127.0.0.1:9", "token-1", "Dziennik", "http://gw/cb", timeout=1)
+    with pytest.raises(ProviderError) as down:
+        unreachable.send(idx="c" * 32, to="+48600100200", body="x", parts=1)
+    assert down.value.retryable is True
+
+
+def test_twilio_sends_and_classifies_failures(fake_twilio):
+    url, state = fake_twilio
+    provider = TwilioProvider(url, "AC1", "secret", "+48500000000", "http://gw/api/v1/notify/sms/delivery-report/twilio")
+    assert provider.send(idx="x", to="+48600100200", body="Dziennik: test", parts=1).provider_message_id == "SM123"
+    with pytest.raises(ProviderError) as refused:
+        provider.send(idx="x", to="600100200", body="x", parts=1)
+    assert refused.value.retryable is False and "not a valid phone number" in str(refused.value)
+    state["fail_with"] = 500
+    with pytest.raises(ProviderError) as outage:
+        provider.send(idx="x", to="+48600100200", body="x", parts=1)
+    assert outage.value.retryable is True
+
+
+def test_twilio_callback_signature():
+    # Twilio's documented example: URL + parameters sorted by name, HMAC-SHA1 with the auth token.
+    params = {"MessageSid": "SM123", "MessageStatus": "delivered", "To": "+48600100200"}
+    url = "https://dziennik.example/api/v1/notify/sms/delivery-report/twilio"
+    signature = twilio_signature("secret", url, params)
+    assert verify_twilio_signature("secret", url, params, signature)
+    assert not verify_twilio_signature("other", url, params, signature)
+    assert not verify_twilio_signature("secret", url, {**params, "MessageStatus": "failed"}, signature)
+    assert not verify_twilio_signature("secret", url, params, "")
+
+
+class _Provider:
+    name = "stub"
+
+    def __init__(self, error: Exception | None) -> None:
+        self.error = error
+        self.calls = 0
+
+    def send(self, *, idx, to, body, parts):
+        from services.notify.providers import Sent
+
+        self.calls += 1
+        if self.error:
+            raise self.error
+        return Sent("m-1")
+
+
+def _queued(tmp_path):
+    import uuid
+
+    from platform_kit.clock import utcnow
+    from platform_kit.db import Database
+    from services.notify.orm import Base, Sms
+
+    database = Database(f"sqlite:///{tmp_path / 'notify.db'}")
+    Base.metadata.create_all(database.engine)
+    sms_id = str(uuid.uuid4())
+    with database.transaction() as session:
+        session.add(Sms(id=sms_id, source_event_id="e", kind="grade_recorded", recipient_user_id="p", phone="+48600100200", body="x",
+                        encoding="GSM-7", parts=1, status="queued", created_at=utcnow(), attempts=0, provider="", provider_message_id="", last_error=""))
+    return database, sms_id
+
+
+def _state(database, sms_id):
+    from services.notify.orm import Sms
+
+    with database.transaction() as session:
+        sms = session.get(Sms, sms_id)
+        return sms.status, sms.attempts, sms.send_after
+
+
+def test_the_dispatcher_gives_up_at_once_on_a_refusal(tmp_path):
+    from services.notify.alerts import Dispatcher
+
+    database, sms_id = _queued(tmp_path)
+    Dispatcher(database, _Provider(ProviderError("error 13", retryable=False))).send_pending()
+    status, attempts, _ = _state(database, sms_id)
+    assert (status, attempts) == ("failed", 1)
+
+
+def test_the_dispatcher_backs_off_on_an_outage_then_dead_letters(tmp_path):
+    from services.notify import alerts
+    from services.notify.orm import Sms
+
+    database, sms_id = _queued(tmp_path)
+    provider = _Provider(ProviderError("503", retryable=True))
+    dispatcher = alerts.Dispatcher(database, provider)
+    dispatcher.send_pending()
+    status, attempts, send_after = _state(database, sms_id)
+    assert status == "queued" and attempts == 1 and send_after is not None
+    dispatcher.send_pending()
+    assert provider.calls == 1  # not due yet: back-off respected
+    for _ in range(alerts.MAX_SEND_ATTEMPTS):
+        with database.transaction() as session:
+            session.get(Sms, sms_id).send_after = None  # time passes
+        dispatcher.send_pending()
+    status, attempts, _ = _state(database, sms_id)
+    assert (status, attempts) == ("failed", alerts.MAX_SEND_ATTEMPTS)
+
+
+def test_a_delivery_report_updates_the_sent_log(tmp_path):
+    from services.notify.alerts import record_delivery_report
+    from services.notify.orm import Sms
+
+    database, sms_id = _queued(tmp_path)
+    with database.transaction() as session:
+        sms = session.get(Sms, sms_id)
+        sms.status, sms.provider, sms.provider_message_id = "sent", "smsapi", "smsapi-7"
+    assert record_delivery_report(database, "smsapi", "", sms_id.replace("-", ""), "DELIVERED")  # by idx
+    assert not record_delivery_report(database, "smsapi", "nope", "", "DELIVERED")
+    assert not record_delivery_report(database, "twilio", "smsapi-7", "", "delivered")  # another provider's id
+    with database.transaction() as session:
+        assert session.get(Sms, sms_id).delivery_status == "DELIVERED"
