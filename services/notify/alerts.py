@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 GRADE_RECORDED = EventType("gradebook.grade_recorded.v1", gradebook_events.GradeRecorded)
 ABSENCE_RECORDED = EventType("attendance.absence_recorded.v1", attendance_events.AbsenceRecorded)
+GRADE_CHANGED = EventType("gradebook.grade_changed.v1", gradebook_events.GradeChanged)
+TERM_GRADE_SET = EventType("gradebook.term_grade_set.v1", gradebook_events.TermGradeSet)
+EXCUSE_DECIDED = EventType("attendance.excuse_decided.v1", attendance_events.ExcuseDecided)
 SMS_SENT = EventType("notify.sms_sent.v1", events_pb2.SmsSent)
 MAX_SEND_ATTEMPTS = 5
 RETRY_BASE_SECONDS = 2.0
@@ -75,19 +78,15 @@ def _recipients(session: Session, parents: list[tuple[str, str]], event_name: st
     return chosen
 
 
-def plan_grade_alerts(session: Session, event: Event, contacts: ContactsLookup) -> int:
-    """Queue one SMS per opted-in parent; returns how many were queued."""
-    grade: gradebook_events.GradeRecorded = event.message
-    student = contacts(grade.student_id)  # the parents and their phones; names travel in the event
-    first, last = (grade.context.student_first_name, grade.context.student_last_name) if grade.context.student_id else (student.first_name, student.last_name)
-    text = texts.render("grade_recorded", student=f"{first} {last}", value=grade.value, subject=grade.subject_name)
+def _queue_for_parents(session: Session, event: Event, contacts: ContactsLookup, kind: str, student_id: str, text: texts.SmsText) -> int:
+    """Queue `text` for every parent of the student who turned SMS on for `kind`."""
     queued = 0
-    for user_id, phone, settings in _recipients(session, student.parents, "grade_recorded"):
+    for user_id, phone, settings in _recipients(session, contacts(student_id).parents, kind):
         session.add(
             Sms(
                 id=str(uuid.uuid4()),
                 source_event_id=event.event_id,
-                kind="grade_recorded",
+                kind=kind,
                 recipient_user_id=user_id,
                 phone=phone,
                 body=text.body,
@@ -100,6 +99,51 @@ def plan_grade_alerts(session: Session, event: Event, contacts: ContactsLookup) 
         )
         queued += 1
     return queued
+
+
+def _name(context) -> str:
+    return f"{context.student_first_name} {context.student_last_name}"
+
+
+def plan_grade_alerts(session: Session, event: Event, contacts: ContactsLookup) -> int:
+    """A new grade: one SMS per opted-in parent; returns how many were queued."""
+    grade: gradebook_events.GradeRecorded = event.message
+    if grade.context.student_id:
+        student = _name(grade.context)  # names travel in the event
+    else:
+        found = contacts(grade.student_id)
+        student = f"{found.first_name} {found.last_name}"
+    text = texts.render("grade_recorded", student=student, value=grade.value, subject=grade.subject_name)
+    return _queue_for_parents(session, event, contacts, "grade_recorded", grade.student_id, text)
+
+
+def plan_grade_change_alerts(session: Session, event: Event, contacts: ContactsLookup) -> int:
+    change: gradebook_events.GradeChanged = event.message
+    if change.old_value == change.new_value:
+        return 0  # a comment or category changed: nothing a parent needs by SMS
+    text = texts.render("grade_changed", student=_name(change.context), subject=change.context.subject_name, old=change.old_value, new=change.new_value)
+    return _queue_for_parents(session, event, contacts, "grade_changed", change.context.student_id, text)
+
+
+TERM_KINDS = {
+    "semester_proposed": "proponowana ocena śródroczna",
+    "semester_final": "ocena śródroczna",
+    "annual_proposed": "proponowana ocena roczna",
+    "annual_final": "ocena roczna",
+}
+
+
+def plan_term_grade_alerts(session: Session, event: Event, contacts: ContactsLookup) -> int:
+    term: gradebook_events.TermGradeSet = event.message
+    text = texts.render("term_grade_set", student=_name(term.context), subject=term.context.subject_name, term=TERM_KINDS.get(term.kind, term.kind), value=term.value)
+    return _queue_for_parents(session, event, contacts, "term_grade_set", term.context.student_id, text)
+
+
+def plan_excuse_alerts(session: Session, event: Event, contacts: ContactsLookup) -> int:
+    decided: attendance_events.ExcuseDecided = event.message
+    decision = "przyjęte" if decided.decision == "accepted" else "odrzucone"
+    text = texts.render("excuse_decided", student=f"{decided.student.student_first_name} {decided.student.student_last_name}", decision=decision)
+    return _queue_for_parents(session, event, contacts, "excuse_decided", decided.student.student_id, text)
 
 
 def plan_absence_alerts(session: Session, event: Event, contacts: ContactsLookup, delay: timedelta) -> int:

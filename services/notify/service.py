@@ -15,7 +15,20 @@ from platform_kit.bus.consumer import Consumer, Subscription
 from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
 from platform_kit.grpc_server import Registration
 from platform_kit.service import Runtime, ServiceDefinition
-from services.notify.alerts import ABSENCE_RECORDED, GRADE_RECORDED, Dispatcher, StudentContacts, plan_absence_alerts, plan_grade_alerts
+from services.notify.alerts import (
+    ABSENCE_RECORDED,
+    EXCUSE_DECIDED,
+    GRADE_CHANGED,
+    GRADE_RECORDED,
+    TERM_GRADE_SET,
+    Dispatcher,
+    StudentContacts,
+    plan_absence_alerts,
+    plan_excuse_alerts,
+    plan_grade_alerts,
+    plan_grade_change_alerts,
+    plan_term_grade_alerts,
+)
 from services.notify.grpc_api import NotifyServicer
 from services.notify.providers.fake import FakeSmsProvider
 from services.notify.providers.smsapi import SmsApiProvider
@@ -86,6 +99,9 @@ def consumers(runtime: Runtime) -> list[Consumer]:
             [
                 Subscription(GRADE_RECORDED, lambda session, event: plan_grade_alerts(session, event, contacts)),
                 Subscription(ABSENCE_RECORDED, lambda session, event: plan_absence_alerts(session, event, contacts, delay)),
+                Subscription(GRADE_CHANGED, lambda session, event: plan_grade_change_alerts(session, event, contacts)),
+                Subscription(TERM_GRADE_SET, lambda session, event: plan_term_grade_alerts(session, event, contacts)),
+                Subscription(EXCUSE_DECIDED, lambda session, event: plan_excuse_alerts(session, event, contacts)),
             ],
             retry_delays_ms=tuple(runtime.settings.retry_delays_ms),
             after_commit=dispatcher(runtime).wake.set,

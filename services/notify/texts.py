@@ -16,6 +16,9 @@ TEMPLATES = {
     "grade_recorded": "Dziennik: {student} otrzymał(a) ocenę {value} z przedmiotu {subject}.",
     # {absences}: "Zosia Kowalska – lekcje 1 (Matematyka), 2 (Fizyka); Staś Kowalski – lekcja 3 (WF)"
     "absence_recorded": "Dziennik: nieobecność {date}: {absences}.",
+    "grade_changed": "Dziennik: zmieniono ocenę {student} z przedmiotu {subject}: {old} na {new}.",
+    "term_grade_set": "Dziennik: {student}, {subject} – {term}: {value}.",
+    "excuse_decided": "Dziennik: usprawiedliwienie nieobecności {student} zostało {decision}.",
 }
 
 

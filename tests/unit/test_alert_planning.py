@@ -1,0 +1,68 @@
+"""Which SMS each event leads to: only for parents who turned that kind on, naming the child."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from dziennik.attendance.v1 import events_pb2 as attendance_events
+from dziennik.gradebook.v1 import events_pb2 as gradebook_events
+from platform_kit.bus import Event
+from platform_kit.clock import utcnow
+from platform_kit.db import Database
+from services.notify import alerts
+from services.notify.orm import Base, Preference, Sms
+
+CONTEXT = gradebook_events.GradeContext(school_id="s", student_id="kid", student_first_name="Zosia", student_last_name="Żak", subject_name="Matematyka")
+
+
+@pytest.fixture
+def database(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'notify.db'}")
+    Base.metadata.create_all(db.engine)
+    with db.transaction() as session:
+        session.add(Preference(user_id="mum", sms_enabled=True, phone="+48600100200", events=["grade_changed", "term_grade_set", "excuse_decided"], updated_at=utcnow()))
+        session.add(Preference(user_id="dad", sms_enabled=True, phone="+48600100201", events=["grade_recorded"], updated_at=utcnow()))
+    return db
+
+
+def contacts(student_id: str) -> alerts.StudentContacts:
+    return alerts.StudentContacts("Zosia", "Żak", [("mum", ""), ("dad", "+48600100299")])
+
+
+def plan(database, planner, message) -> list[Sms]:
+    with database.transaction() as session:
+        planner(session, Event(event_id=str(uuid.uuid4()), type="t", message=message), contacts)
+    with database.transaction() as session:
+        return list(session.scalars(select(Sms).order_by(Sms.created_at)))
+
+
+def test_a_changed_grade_reaches_only_parents_who_asked_for_changes(database):
+    [sms] = plan(database, alerts.plan_grade_change_alerts, gradebook_events.GradeChanged(grade_id="g", context=CONTEXT, old_value="2", new_value="3"))
+    assert (sms.recipient_user_id, sms.phone) == ("mum", "+48600100200")
+    assert sms.body == "Dziennik: zmieniono ocene Zosia Zak z przedmiotu Matematyka: 2 na 3." and sms.parts == 1
+
+
+def test_a_comment_only_change_sends_nothing(database):
+    assert plan(database, alerts.plan_grade_change_alerts, gradebook_events.GradeChanged(grade_id="g", context=CONTEXT, old_value="4", new_value="4")) == []
+
+
+def test_a_term_grade_names_its_kind(database):
+    [sms] = plan(database, alerts.plan_term_grade_alerts, gradebook_events.TermGradeSet(context=CONTEXT, kind="semester_proposed", value="5"))
+    assert sms.body == "Dziennik: Zosia Zak, Matematyka - proponowana ocena srodroczna: 5."
+
+
+def test_an_excuse_decision_tells_the_parent(database):
+    decided = attendance_events.ExcuseDecided(
+        excuse_id="e", decision="accepted", student=attendance_events.StudentContext(student_id="kid", student_first_name="Zosia", student_last_name="Żak")
+    )
+    [sms] = plan(database, alerts.plan_excuse_alerts, decided)
+    assert sms.body == "Dziennik: usprawiedliwienie nieobecnosci Zosia Zak zostalo przyjete."
+
+
+def test_a_new_grade_goes_to_the_school_entered_number_when_no_own_phone(database):
+    with database.transaction() as session:
+        session.get(Preference, "dad").phone = ""
+    [sms] = plan(database, alerts.plan_grade_alerts, gradebook_events.GradeRecorded(grade_id="g", student_id="kid", subject_name="Matematyka", value="5", context=CONTEXT))
+    assert (sms.recipient_user_id, sms.phone) == ("dad", "+48600100299")
