@@ -76,3 +76,45 @@ def delivery_report(provider):
         pb.DeliveryReport(provider=provider[:20], params=params, url=url, signature=request.headers.get("X-Twilio-Signature", ""))
     )
     return {"matched": answer.matched}
+
+
+
+class SentSmsSchema(Schema):
+    id = fields.String()
+    kind = fields.String()
+    recipient_user_id = fields.String()
+    phone = fields.String()
+    parts = fields.Integer()
+    status = fields.String()
+    delivery_status = fields.String(allow_none=True)
+    created_at = fields.String()
+    sent_at = fields.String(allow_none=True)
+
+
+class SentLogSchema(Schema):
+    items = fields.List(fields.Nested(SentSmsSchema))
+    sent_parts = fields.Integer(metadata={"description": "SMS parts sent: what the provider bills."})
+    failed = fields.Integer()
+
+
+class LogPeriodSchema(Schema):
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+
+
+@reports.route("/sms-log", methods=["GET"])
+@reports.arguments(LogPeriodSchema, location="query")
+@reports.response(200, SentLogSchema)
+def sms_log(query):
+    """The school's SMS (the secretary): recipients, parts, status and delivery; default the last 30 days."""
+    request_period = {"from": query["from_"].isoformat() if query.get("from_") else "", "to": query["to"].isoformat() if query.get("to") else ""}
+    answer = current_app.extensions["backends"].notify.ListSentLog(pb.ListSentLogRequest(**request_period), metadata=caller().metadata)
+    return {
+        "items": [
+            {"id": i.id, "kind": i.kind, "recipient_user_id": i.recipient_user_id, "phone": i.phone, "parts": i.parts, "status": i.status,
+             "delivery_status": i.delivery_status or None, "created_at": i.created_at, "sent_at": i.sent_at or None}
+            for i in answer.items
+        ],
+        "sent_parts": answer.sent_parts,
+        "failed": answer.failed,
+    }

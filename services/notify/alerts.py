@@ -85,6 +85,7 @@ def _queue_for_parents(session: Session, event: Event, contacts: ContactsLookup,
         session.add(
             Sms(
                 id=str(uuid.uuid4()),
+                school_id=event.school_id or "",
                 source_event_id=event.event_id,
                 kind=kind,
                 recipient_user_id=user_id,
@@ -165,7 +166,7 @@ def plan_absence_alerts(session: Session, event: Event, contacts: ContactsLookup
         waiting = next((s for s in same_day if s.status == "queued"), None)
         if waiting is None:
             waiting = Sms(
-                id=str(uuid.uuid4()), source_event_id=event.event_id, kind="absence_recorded", recipient_user_id=user_id, phone=phone,
+                id=str(uuid.uuid4()), school_id=student.school_id or event.school_id or "", source_event_id=event.event_id, kind="absence_recorded", recipient_user_id=user_id, phone=phone,
                 status="queued", created_at=utcnow(), group_key=key, details={},
             )
             session.add(waiting)
@@ -278,3 +279,13 @@ def _uuid_of(idx: str) -> str:
     """SMSAPI's idx is our id without dashes."""
     raw = idx.replace("-", "")
     return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}" if len(raw) == 32 else idx
+
+
+def sent_log(database: Database, school_id: str, start: datetime, end: datetime) -> list[Sms]:
+    """The school's SMS in a period, newest first (the secretary's view of what alerts cost)."""
+    with database.transaction() as session:
+        return list(
+            session.scalars(
+                select(Sms).where(Sms.school_id == school_id, Sms.created_at >= start, Sms.created_at < end).order_by(Sms.created_at.desc()).limit(2000)
+            )
+        )

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import hmac
 import re
+from datetime import date, datetime, timedelta
 
 from dziennik.notify.v1 import notify_pb2 as pb
 from dziennik.notify.v1 import notify_pb2_grpc
 from platform_kit.auth import current_principal
-from platform_kit.clock import utcnow
+from platform_kit.clock import SCHOOL_TIME, parse_day, school_today, utcnow
 from platform_kit.db import Database
-from platform_kit.errors import InvalidArgument, NotFound, Unauthenticated
+from platform_kit.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from services.notify import rules
-from services.notify.alerts import record_delivery_report, settings_of
+from services.notify.alerts import record_delivery_report, sent_log, settings_of
 from services.notify.providers.twilio import verify_twilio_signature
 from services.notify.orm import Preference
 
@@ -27,6 +28,24 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         self.database = database
         self.callback_secret = callback_secret
         self.twilio_auth_token = twilio_auth_token
+
+    def ListSentLog(self, request, context):
+        caller = current_principal()
+        if "school_admin" not in caller.roles:
+            raise PermissionDenied("dziennik SMS szkoły widzi sekretariat")
+        today = school_today()
+        start = parse_day(getattr(request, "from"), "from") if getattr(request, "from") else today - timedelta(days=30)
+        end = parse_day(request.to, "to") if request.to else today
+        rows = sent_log(self.database, caller.school_id or "", _midnight(start), _midnight(end + timedelta(days=1)))
+        return pb.ListSentLogResponse(
+            items=[
+                pb.SentSms(id=r.id, kind=r.kind, recipient_user_id=r.recipient_user_id, phone=r.phone, parts=r.parts, status=r.status,
+                           delivery_status=r.delivery_status, created_at=r.created_at.isoformat(), sent_at=r.sent_at.isoformat() if r.sent_at else "")
+                for r in rows
+            ],
+            sent_parts=sum(r.parts for r in rows if r.status == "sent"),
+            failed=sum(1 for r in rows if r.status == "failed"),
+        )
 
     def RecordDeliveryReport(self, request, context):
         params = dict(request.params)
@@ -62,3 +81,8 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
             row.quiet_from, row.quiet_to, row.updated_at = settings.quiet_from, settings.quiet_to, utcnow()
             session.add(row)
         return _message(settings)
+
+
+def _midnight(day: date) -> datetime:
+    """The start of a school day as an aware moment."""
+    return datetime(day.year, day.month, day.day, tzinfo=SCHOOL_TIME)

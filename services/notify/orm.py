@@ -23,6 +23,7 @@ class Sms(Base):
     __table_args__ = (UniqueConstraint("source_event_id", "recipient_user_id", name="uq_sms_event_recipient"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    school_id: Mapped[str] = mapped_column(String(36), default="", index=True)
     source_event_id: Mapped[str] = mapped_column(String(36))
     kind: Mapped[str] = mapped_column(String(40))
     recipient_user_id: Mapped[str] = mapped_column(String(36))

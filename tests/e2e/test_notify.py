@@ -48,7 +48,7 @@ def family(system):
                  "entries": [{"weekday": 1, "lesson_no": n, "subject_id": maths, "teacher_id": teacher.id} for n in (1, 2, 3)]}
     assert api(system, "PUT", f"/classes/{class_id}/timetable", admin, json=timetable).status_code == 200
     lessons = api(system, "GET", f"/classes/{class_id}/timetable", admin, params={"day": LAST_MONDAY.isoformat()}).json()["lessons"]
-    return {"kids": kids, "phone": phone, "mother": system.headers(mother), "teacher": system.headers(teacher), "lessons": lessons, "maths": maths}
+    return {"kids": kids, "phone": phone, "mother": system.headers(mother), "teacher": system.headers(teacher), "lessons": lessons, "maths": maths, "office": admin}
 
 
 def settings(system, who: dict, **changes) -> requests.Response:
@@ -89,6 +89,11 @@ def test_one_absence_alert_per_phone_and_day_lists_both_children(system, family)
     assert mark(third, zosia).status_code == 200
     time.sleep(5)
     assert len(sms_to(system, family["phone"])) == 1
+    # The school's sent log shows it, with its parts (what the provider bills).
+    log = api(system, "GET", "/notify/sms-log", family["office"]).json()
+    assert [(i["kind"], i["phone"], i["parts"], i["status"]) for i in log["items"]] == [("absence_recorded", family["phone"], 1, "sent")]
+    assert log["sent_parts"] == 1 and log["failed"] == 0
+    assert api(system, "GET", "/notify/sms-log", family["mother"]).status_code == 403
 
 
 def test_quiet_hours_hold_alerts(system, family):
