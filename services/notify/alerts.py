@@ -6,7 +6,7 @@ import random
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import Counter
@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session
 
 from dziennik.attendance.v1 import events_pb2 as attendance_events
 from dziennik.gradebook.v1 import events_pb2 as gradebook_events
+from dziennik.identity.v1 import events_pb2 as identity_events
 from dziennik.notify.v1 import events_pb2
 from platform_kit.bus import Event, EventType, record_event
 from platform_kit.clock import SCHOOL_TIME, utcnow
 from platform_kit.db import Database
 from services.notify import rules, texts
-from services.notify.orm import Preference, Sms
+from services.notify.orm import AccessReminder, Preference, Sms
 from services.notify.providers import SmsProvider
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ ABSENCE_RECORDED = EventType("attendance.absence_recorded.v1", attendance_events
 GRADE_CHANGED = EventType("gradebook.grade_changed.v1", gradebook_events.GradeChanged)
 TERM_GRADE_SET = EventType("gradebook.term_grade_set.v1", gradebook_events.TermGradeSet)
 EXCUSE_DECIDED = EventType("attendance.excuse_decided.v1", attendance_events.ExcuseDecided)
+ACCESS_EXTENDED = EventType("identity.access_extended.v1", identity_events.AccessExtended)
 SMS_SENT = EventType("notify.sms_sent.v1", events_pb2.SmsSent)
 MAX_SEND_ATTEMPTS = 5
 RETRY_BASE_SECONDS = 2.0
@@ -289,3 +291,67 @@ def sent_log(database: Database, school_id: str, start: datetime, end: datetime)
                 select(Sms).where(Sms.school_id == school_id, Sms.created_at >= start, Sms.created_at < end).order_by(Sms.created_at.desc()).limit(2000)
             )
         )
+
+
+# -- reminders before extended access ends -----------------------------------------------------------
+
+
+def schedule_access_reminder(session: Session, event: Event, days_before: int) -> None:
+    """Extended access now ends on `valid_until`: remind the parent `days_before` days earlier,
+    replacing a reminder for an earlier end that has not gone out yet (the access was renewed)."""
+    extended: identity_events.AccessExtended = event.message
+    if not extended.parent_id:
+        return
+    until = date.fromisoformat(extended.valid_until)
+    for older in session.scalars(
+        select(AccessReminder).where(
+            AccessReminder.parent_id == extended.parent_id, AccessReminder.student_id == extended.student_id,
+            AccessReminder.queued_at.is_(None), AccessReminder.valid_until != until,
+        )
+    ):
+        session.delete(older)
+    exists = session.scalar(
+        select(AccessReminder).where(
+            AccessReminder.parent_id == extended.parent_id, AccessReminder.student_id == extended.student_id, AccessReminder.valid_until == until
+        )
+    )
+    if exists is None:
+        session.add(
+            AccessReminder(
+                id=str(uuid.uuid4()), school_id=extended.school_id, parent_id=extended.parent_id, student_id=extended.student_id,
+                valid_until=until, remind_on=until - timedelta(days=days_before),
+            )
+        )
+
+
+def queue_due_reminders(database: Database, contacts: ContactsLookup, today: date) -> int:
+    """Queue the reminders due by `today`, each once (the reminder's id is the SMS's source)."""
+    queued = 0
+    with database.transaction() as session:
+        due = session.scalars(
+            select(AccessReminder).where(AccessReminder.remind_on <= today, AccessReminder.queued_at.is_(None)).limit(200).with_for_update(skip_locked=True)
+        ).all()
+        for reminder in due:
+            reminder.queued_at = utcnow()
+            if reminder.valid_until < today:
+                continue  # it ended already: nothing to remind of
+            student = contacts(reminder.student_id)
+            phones = dict(student.parents)
+            if reminder.parent_id not in phones:
+                continue
+            settings = settings_of(session, reminder.parent_id)
+            phone = settings.phone or phones[reminder.parent_id]
+            if not (settings.wants("access_expiring") and phone):
+                continue
+            text = texts.render(
+                "access_expiring", student=f"{student.first_name} {student.last_name}", date=reminder.valid_until.strftime("%d.%m.%Y")
+            )
+            session.add(
+                Sms(
+                    id=str(uuid.uuid4()), school_id=reminder.school_id, source_event_id=reminder.id, kind="access_expiring",
+                    recipient_user_id=reminder.parent_id, phone=phone, body=text.body, encoding=text.encoding, parts=text.parts,
+                    status="queued", created_at=utcnow(), send_after=_hold(settings),
+                )
+            )
+            queued += 1
+    return queued

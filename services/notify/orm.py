@@ -1,9 +1,9 @@
 """Notify's tables."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from platform_kit.bus import define_bus_tables
@@ -60,3 +60,18 @@ class Preference(Base):
     quiet_from: Mapped[str | None] = mapped_column(String(5), nullable=True)  # "21:00"
     quiet_to: Mapped[str | None] = mapped_column(String(5), nullable=True)  # "07:00"
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AccessReminder(Base):
+    """A reminder that a parent's extended access for a child ends, due on `remind_on`, sent once."""
+
+    __tablename__ = "access_reminders"
+    __table_args__ = (UniqueConstraint("parent_id", "student_id", "valid_until", name="uq_access_reminder"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    school_id: Mapped[str] = mapped_column(String(36))
+    parent_id: Mapped[str] = mapped_column(String(36), index=True)
+    student_id: Mapped[str] = mapped_column(String(36))
+    valid_until: Mapped[date] = mapped_column(Date)
+    remind_on: Mapped[date] = mapped_column(Date, index=True)
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -1,6 +1,7 @@
 """Notify as a process: settings, wiring and the command line (see platform_kit.service)."""
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import timedelta
 from functools import cache
@@ -13,9 +14,11 @@ from dziennik.identity.v1 import identity_pb2, identity_pb2_grpc
 from platform_kit.auth import service_metadata
 from platform_kit.bus.consumer import Consumer, Subscription
 from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
+from platform_kit.clock import school_today
 from platform_kit.grpc_server import Registration
 from platform_kit.service import Runtime, ServiceDefinition
 from services.notify.alerts import (
+    ACCESS_EXTENDED,
     ABSENCE_RECORDED,
     EXCUSE_DECIDED,
     GRADE_CHANGED,
@@ -28,11 +31,16 @@ from services.notify.alerts import (
     plan_grade_alerts,
     plan_grade_change_alerts,
     plan_term_grade_alerts,
+    queue_due_reminders,
+    schedule_access_reminder,
 )
 from services.notify.grpc_api import NotifyServicer
 from services.notify.providers.fake import FakeSmsProvider
 from services.notify.providers.smsapi import SmsApiProvider
 from services.notify.providers.twilio import TwilioProvider
+
+
+log = logging.getLogger(__name__)
 
 
 class NotifySettings(ServiceSettings):
@@ -59,6 +67,9 @@ class NotifySettings(ServiceSettings):
         return self
     # An absence alert waits this long after the latest absence, to list the day's other lessons.
     absence_delay_seconds: int = Field(1800, ge=0, le=6 * 3600)
+    # The parent is reminded this many days before extended access ends; checked this often.
+    reminder_days: int = Field(14, ge=1, le=400)
+    reminder_interval_seconds: float = Field(600.0, gt=0, le=86400)
 
 
 class IdentityContacts:
@@ -102,6 +113,7 @@ def consumers(runtime: Runtime) -> list[Consumer]:
                 Subscription(GRADE_CHANGED, lambda session, event: plan_grade_change_alerts(session, event, contacts)),
                 Subscription(TERM_GRADE_SET, lambda session, event: plan_term_grade_alerts(session, event, contacts)),
                 Subscription(EXCUSE_DECIDED, lambda session, event: plan_excuse_alerts(session, event, contacts)),
+                Subscription(ACCESS_EXTENDED, lambda session, event: schedule_access_reminder(session, event, runtime.settings.reminder_days)),
             ],
             retry_delays_ms=tuple(runtime.settings.retry_delays_ms),
             after_commit=dispatcher(runtime).wake.set,
@@ -111,6 +123,18 @@ def consumers(runtime: Runtime) -> list[Consumer]:
 
 def send_sms(runtime: Runtime, stop: threading.Event) -> None:
     dispatcher(runtime).run(stop)
+
+
+def send_reminders(runtime: Runtime, stop: threading.Event) -> None:
+    """The reminder job: its state is in the database, so a restart loses nothing and repeats nothing."""
+    contacts = IdentityContacts(runtime.channel("identity"), runtime.settings.service_token)
+    while not stop.is_set():
+        try:
+            if queue_due_reminders(runtime.database, contacts, school_today()):
+                dispatcher(runtime).wake.set()
+        except Exception as exc:  # identity or the database away: the next round tries again
+            log.warning("reminders could not be queued: %s", exc)
+        stop.wait(runtime.settings.reminder_interval_seconds)
 
 
 DEFINITION = ServiceDefinition(
@@ -123,5 +147,5 @@ DEFINITION = ServiceDefinition(
         )
     ],
     consumers=consumers,
-    background=[send_sms],
+    background=[send_sms, send_reminders],
 )

@@ -19,6 +19,7 @@ TEMPLATES = {
     "grade_changed": "Dziennik: zmieniono ocenę {student} z przedmiotu {subject}: {old} na {new}.",
     "term_grade_set": "Dziennik: {student}, {subject} – {term}: {value}.",
     "excuse_decided": "Dziennik: usprawiedliwienie nieobecności {student} zostało {decision}.",
+    "access_expiring": "Dziennik: dostęp rozszerzony dla {student} kończy się {date}. Przedłużysz go w zakładce Płatności.",
 }
 
 

@@ -124,6 +124,8 @@ def system(tmp_path_factory) -> System:
         "DZIENNIK_SERVICE_TOKEN": secrets.token_urlsafe(24),
         "NOTIFY_RETRY_DELAYS_MS": "[500, 2000]",
         "NOTIFY_ABSENCE_DELAY_SECONDS": "3",
+        "NOTIFY_REMINDER_DAYS": "400",  # a fresh year of access is already within the reminder window
+        "NOTIFY_REMINDER_INTERVAL_SECONDS": "1",
         "IDENTITY_RETRY_DELAYS_MS": "[500, 2000]",
         # Tests speak for several client addresses through X-Forwarded-For.
         "GATEWAY_TRUSTED_PROXIES": "1",

@@ -116,3 +116,18 @@ def test_delivery_report_callbacks_are_authenticated(system):
     forged = requests.post(f"{base}/twilio", data={"MessageSid": "SM1", "MessageStatus": "delivered"}, headers={"X-Twilio-Signature": "Zm9yZ2Vk"}, timeout=10)
     assert forged.status_code == 401
     assert requests.post(f"{base}/pigeon", data={}, timeout=10).status_code == 404
+
+
+def test_a_parent_is_reminded_once_before_extended_access_ends(system, family):
+    assert settings(system, family["mother"], events=["access_expiring"]).status_code == 200
+    zosia = family["kids"][0]
+    order = api(system, "POST", "/billing/orders", family["mother"], json={"product": "extended_access", "student_id": zosia.id, "channel": "cash"}).json()
+    assert api(system, "POST", f"/billing/orders/{order['id']}/cash-payment", family["office"], json={"amount": {"amount": 2200, "currency": "PLN"}}).status_code == 200
+
+    def reminders():
+        return [m for m in sms_to(system, family["phone"]) if "konczy sie" in m["message"]]
+
+    wait_for(reminders, timeout=30, interval=0.5, message="the reminder")  # billing -> identity -> notify
+    time.sleep(3)
+    [reminder] = reminders()
+    assert reminder["message"].startswith("Dziennik: dostep rozszerzony dla Zosia Zak konczy sie ")

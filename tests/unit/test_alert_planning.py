@@ -66,3 +66,28 @@ def test_a_new_grade_goes_to_the_school_entered_number_when_no_own_phone(databas
         session.get(Preference, "dad").phone = ""
     [sms] = plan(database, alerts.plan_grade_alerts, gradebook_events.GradeRecorded(grade_id="g", student_id="kid", subject_name="Matematyka", value="5", context=CONTEXT))
     assert (sms.recipient_user_id, sms.phone) == ("dad", "+48600100299")
+
+
+def extended(until: str, parent: str = "mum") -> Event:
+    from dziennik.identity.v1 import events_pb2 as identity_events
+
+    return Event(event_id=str(uuid.uuid4()), type="identity.access_extended.v1",
+                 message=identity_events.AccessExtended(school_id="s", parent_id=parent, student_id="kid", valid_until=until, product="extended_access"))
+
+
+def test_a_reminder_goes_once_before_extended_access_ends_and_a_renewal_replaces_it(database):
+    from datetime import date
+
+    with database.transaction() as session:
+        session.get(Preference, "mum").events = ["access_expiring"]
+        alerts.schedule_access_reminder(session, extended("2027-12-03"), days_before=14)
+    assert alerts.queue_due_reminders(database, contacts, date(2027, 11, 18)) == 0  # not yet
+    with database.transaction() as session:  # renewed before the reminder went: remind of the new end
+        alerts.schedule_access_reminder(session, extended("2028-12-03"), days_before=14)
+    assert alerts.queue_due_reminders(database, contacts, date(2027, 11, 19)) == 0  # the old one is gone
+    assert alerts.queue_due_reminders(database, contacts, date(2028, 11, 19)) == 1
+    assert alerts.queue_due_reminders(database, contacts, date(2028, 11, 20)) == 0  # once
+    with database.transaction() as session:
+        [sms] = session.scalars(select(Sms)).all()
+    assert sms.body == "Dziennik: dostep rozszerzony dla Zosia Zak konczy sie 03.12.2028. Przedluzysz go w zakladce Platnosci."
+    assert sms.recipient_user_id == "mum" and sms.parts == 1
