@@ -46,7 +46,7 @@ class Seeder:
 
     def sms_alerts_on(self, person: Person) -> None:
         """The person turns SMS alerts on (grades and absences) at the school-entered number."""
-        settings = notify_pb2.Settings(sms_enabled=True, events=["grade_recorded", "grade_changed", "term_grade_set", "absence_recorded", "excuse_decided", "access_expiring"])
+        settings = notify_pb2.Settings(sms_enabled=True, events=["grade_recorded", "grade_changed", "term_grade_set", "absence_recorded", "excuse_decided", "access_extended", "access_expiring"])
         self.notify.UpdateSettings(settings, metadata=self.sign_in(person))
 
     def sign_in(self, person: Person) -> tuple[tuple[str, str], ...]:

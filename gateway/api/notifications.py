@@ -10,7 +10,7 @@ from gateway.security import accepts, caller, public
 
 blp = Blueprint("notifications", __name__, url_prefix="/api/v1/me", description="Powiadomienia")
 
-EVENTS = ["grade_recorded", "grade_changed", "term_grade_set", "absence_recorded", "excuse_decided", "access_expiring"]
+EVENTS = ["grade_recorded", "grade_changed", "term_grade_set", "absence_recorded", "excuse_decided", "message_received", "access_extended", "access_expiring"]
 
 
 class QuietHoursSchema(Schema):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from dziennik.attendance.v1 import events_pb2 as attendance_events
 from dziennik.gradebook.v1 import events_pb2 as gradebook_events
 from dziennik.identity.v1 import events_pb2 as identity_events
+from dziennik.messaging.v1 import events_pb2 as messaging_events
 from dziennik.notify.v1 import events_pb2
 from platform_kit.bus import Event, EventType, record_event
 from platform_kit.clock import SCHOOL_TIME, utcnow
@@ -32,6 +33,7 @@ GRADE_CHANGED = EventType("gradebook.grade_changed.v1", gradebook_events.GradeCh
 TERM_GRADE_SET = EventType("gradebook.term_grade_set.v1", gradebook_events.TermGradeSet)
 EXCUSE_DECIDED = EventType("attendance.excuse_decided.v1", attendance_events.ExcuseDecided)
 ACCESS_EXTENDED = EventType("identity.access_extended.v1", identity_events.AccessExtended)
+MESSAGE_SENT = EventType("messaging.message_sent.v1", messaging_events.MessageSent)
 SMS_SENT = EventType("notify.sms_sent.v1", events_pb2.SmsSent)
 MAX_SEND_ATTEMPTS = 5
 RETRY_BASE_SECONDS = 2.0
@@ -291,6 +293,46 @@ def sent_log(database: Database, school_id: str, start: datetime, end: datetime)
                 select(Sms).where(Sms.school_id == school_id, Sms.created_at >= start, Sms.created_at < end).order_by(Sms.created_at.desc()).limit(2000)
             )
         )
+
+
+def plan_message_alert(session: Session, event: Event) -> int:
+    """A new message: the recipient, if they turned it on and gave a phone (messages reach staff
+    and students too, whose numbers the school may not have)."""
+    sent: messaging_events.MessageSent = event.message
+    settings = settings_of(session, sent.recipient_id)
+    if not (settings.wants("message_received") and settings.phone):
+        return 0
+    subject = sent.subject if len(sent.subject) <= 40 else sent.subject[:37] + "..."
+    text = texts.render("message_received", sender=sent.sender_name, subject=subject)
+    session.add(
+        Sms(
+            id=str(uuid.uuid4()), school_id=sent.school_id, source_event_id=event.event_id, kind="message_received", recipient_user_id=sent.recipient_id,
+            phone=settings.phone, body=text.body, encoding=text.encoding, parts=text.parts, status="queued", created_at=utcnow(), send_after=_hold(settings),
+        )
+    )
+    return 1
+
+
+def on_access_extended(session: Session, event: Event, contacts: ContactsLookup, reminder_days: int) -> int:
+    """Thank the parent (if they want it) and schedule the reminder before the access ends."""
+    schedule_access_reminder(session, event, reminder_days)
+    extended: identity_events.AccessExtended = event.message
+    if not extended.parent_id:
+        return 0
+    student = contacts(extended.student_id)
+    until = date.fromisoformat(extended.valid_until).strftime("%d.%m.%Y")
+    text = texts.render("access_extended", student=f"{student.first_name} {student.last_name}", date=until)
+    parents = [(user_id, phone) for user_id, phone in student.parents if user_id == extended.parent_id]
+    queued = 0
+    for user_id, phone, settings in _recipients(session, parents, "access_extended"):
+        session.add(
+            Sms(
+                id=str(uuid.uuid4()), school_id=extended.school_id, source_event_id=event.event_id, kind="access_extended", recipient_user_id=user_id,
+                phone=phone, body=text.body, encoding=text.encoding, parts=text.parts, status="queued", created_at=utcnow(), send_after=_hold(settings),
+            )
+        )
+        queued += 1
+    return queued
 
 
 # -- reminders before extended access ends -----------------------------------------------------------

@@ -8,7 +8,16 @@ from datetime import datetime, time, timedelta
 from platform_kit.errors import InvalidArgument
 
 # The events a person can turn SMS on for (API names).
-EVENTS = ("grade_recorded", "grade_changed", "term_grade_set", "absence_recorded", "excuse_decided", "access_expiring")
+EVENTS = (
+    "grade_recorded",
+    "grade_changed",
+    "term_grade_set",
+    "absence_recorded",
+    "excuse_decided",
+    "message_received",
+    "access_extended",
+    "access_expiring",
+)
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 

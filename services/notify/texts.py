@@ -19,6 +19,8 @@ TEMPLATES = {
     "grade_changed": "Dziennik: zmieniono ocenę {student} z przedmiotu {subject}: {old} na {new}.",
     "term_grade_set": "Dziennik: {student}, {subject} – {term}: {value}.",
     "excuse_decided": "Dziennik: usprawiedliwienie nieobecności {student} zostało {decision}.",
+    "message_received": "Dziennik: nowa wiadomość od {sender}: {subject}",
+    "access_extended": "Dziennik: dziękujemy! Dostęp rozszerzony dla {student} jest aktywny do {date}.",
     "access_expiring": "Dziennik: dostęp rozszerzony dla {student} kończy się {date}. Przedłużysz go w zakładce Płatności.",
 }
 

@@ -91,3 +91,28 @@ def test_a_reminder_goes_once_before_extended_access_ends_and_a_renewal_replaces
         [sms] = session.scalars(select(Sms)).all()
     assert sms.body == "Dziennik: dostep rozszerzony dla Zosia Zak konczy sie 03.12.2028. Przedluzysz go w zakladce Platnosci."
     assert sms.recipient_user_id == "mum" and sms.parts == 1
+
+
+def test_a_new_message_alerts_a_recipient_who_asked_for_it_at_their_own_number(database):
+    from dziennik.messaging.v1 import events_pb2 as messaging_events
+
+    with database.transaction() as session:
+        session.get(Preference, "mum").events = ["message_received"]
+    message = messaging_events.MessageSent(message_id="m", school_id="s", sender_name="Ola Polonistka", recipient_id="mum", subject="Wycieczka do Krakowa w przyszły czwartek i piątek")
+    [sms] = plan(database, lambda session, event, _contacts: alerts.plan_message_alert(session, event), message)
+    assert sms.body == "Dziennik: nowa wiadomosc od Ola Polonistka: Wycieczka do Krakowa w przyszly czwar..."
+    assert (sms.phone, sms.encoding, sms.parts) == ("+48600100200", "GSM-7", 1)
+    other = messaging_events.MessageSent(message_id="m2", school_id="s", sender_name="X", recipient_id="dad", subject="Y")
+    assert len(plan(database, lambda session, event, _contacts: alerts.plan_message_alert(session, event), other)) == 1  # dad did not ask: no second SMS
+
+
+def test_the_paying_parent_is_thanked_and_reminded_later(database):
+    with database.transaction() as session:
+        session.get(Preference, "mum").events = ["access_extended"]
+    [sms] = plan(database, lambda session, event, lookup: alerts.on_access_extended(session, event, lookup, 14), extended("2027-12-03").message)
+    assert sms.body == "Dziennik: dziekujemy! Dostep rozszerzony dla Zosia Zak jest aktywny do 03.12.2027."
+    from services.notify.orm import AccessReminder
+
+    with database.transaction() as session:
+        [reminder] = session.scalars(select(AccessReminder)).all()
+    assert reminder.remind_on.isoformat() == "2027-11-19"
