@@ -34,7 +34,8 @@ class AttendanceServicer(attendance_pb2_grpc.AttendanceServiceServicer):
         monday, lessons = self.attendance.week(
             current_principal(), class_id=request.class_id, teacher_id=request.teacher_id, student_id=request.student_id, day=request.day
         )
-        return pb.GetWeekResponse(monday=monday.isoformat(), lessons=[self._lesson(l) for l in lessons])
+        hours = self.attendance.settings_of(lessons[0].school_id).lesson_hours if lessons else ()  # one school per week
+        return pb.GetWeekResponse(monday=monday.isoformat(), lessons=[self._lesson(l, hours) for l in lessons])
 
     def OpenLesson(self, request, context):
         lesson = self.attendance.open_lesson(current_principal(), request.class_id, request.subject_id, request.date, request.lesson_no, request.topic)
@@ -101,8 +102,8 @@ class AttendanceServicer(attendance_pb2_grpc.AttendanceServiceServicer):
         pdf, filename = self.reports.pdf(current_principal(), student_id=request.student_id, class_id=request.class_id, start=getattr(request, "from"), end=request.to)
         return pb.GetMeetingReportResponse(pdf=pdf, filename=filename)
 
-    def _lesson(self, lesson: Lesson) -> pb.Lesson:
-        hours = self.attendance.settings_of(lesson.school_id).lesson_hours
+    def _lesson(self, lesson: Lesson, hours: tuple[str, ...] | None = None) -> pb.Lesson:
+        hours = hours if hours is not None else self.attendance.settings_of(lesson.school_id).lesson_hours
         starts, _, ends = hours[lesson.lesson_no - 1].partition("-") if lesson.lesson_no <= len(hours) else ("", "", "")
         return pb.Lesson(
             id=lesson.id, class_id=lesson.class_id, subject_id=lesson.subject_id, teacher_id=lesson.teacher_id, date=lesson.date.isoformat(),

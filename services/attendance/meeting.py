@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from platform_kit.auth import Principal
 from platform_kit.errors import NotFound, PermissionDenied
 from services.attendance import report
-from services.attendance.use_cases import Attendance, Roster, _period, today
+from services.attendance.use_cases import Attendance, Roster, period, today
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,10 @@ class MeetingReports:
         """(PDF, file name) for one student or a whole class; for the class's homeroom teacher,
         the secretary and the principal."""
         if student_id:
-            class_id = self.attendance._visible_student(caller, student_id).class_id
-        roster = self.attendance._roster(caller, class_id)
+            class_id = self.attendance.visible_student(caller, student_id).class_id
+        roster = self.attendance.roster(caller, class_id)
         self._require_homeroom(caller, roster)
-        first, last = _period(start, end)
+        first, last = period(start, end)
         students = [s for s in roster.students if not student_id or s[0] == student_id]
         if not students:
             raise NotFound("nie ma takiego ucznia w klasie")
@@ -54,7 +54,7 @@ class MeetingReports:
         subjects, overall = self.grades_of(student_id)
         records = self.attendance.student_records(caller, student_id, start, end)
         summary = self.attendance.student_summary(caller, student_id, start, end)["overall"]
-        first, last = _period(start, end)
+        first, last = period(start, end)
         return report.StudentSheet(
             student_name=name,
             class_name=roster.name,

@@ -152,7 +152,7 @@ class Attendance:
         """Replace the class's timetable from `valid_from` (default today); lessons already held
         or marked stay, unmarked future lessons of the old timetable go."""
         _require_admin(caller)
-        roster = self._roster(caller, class_id)
+        roster = self.roster(caller, class_id)
         start = _day(valid_from, "valid_from") if valid_from else today()
         with self.database.transaction() as session:
             settings = _settings(session, roster.school_id)
@@ -181,9 +181,9 @@ class Attendance:
         monday = rules.monday_of(_day(day, "day") if day else today())
         sunday = monday + timedelta(days=6)
         if student_id:
-            class_id = self._visible_student(caller, student_id).class_id
+            class_id = self.visible_student(caller, student_id).class_id
         elif class_id:
-            roster = self._roster(caller, class_id)
+            roster = self.roster(caller, class_id)
             if not caller.has_any_role(*STAFF):
                 raise NotFound("nie ma takiej klasy")
             class_id = roster.class_id
@@ -239,7 +239,7 @@ class Attendance:
         facts = self._require_teacher(caller)
         if (class_id, subject_id) not in facts.assignments:
             raise PermissionDenied("lekcję otwiera nauczyciel, który uczy tego przedmiotu w tej klasie")
-        roster = self._roster(caller, class_id)
+        roster = self.roster(caller, class_id)
         lesson_day = _day(day, "date")
         with self.database.transaction() as session:
             if not 1 <= lesson_no <= len(_settings(session, roster.school_id).lesson_hours):
@@ -296,7 +296,7 @@ class Attendance:
             raise Conflict("lekcja została odwołana")
         if lesson.date > today():
             raise InvalidArgument("lekcja w przyszłości", field_errors={"lesson_id": "Frekwencję sprawdza się w dniu lekcji lub później."})
-        roster = self._roster(caller, lesson.class_id)
+        roster = self.roster(caller, lesson.class_id)
         in_class = {s[0]: s for s in roster.students}
         with self.database.transaction() as session:
             types = _type_categories(session, lesson.school_id)
@@ -345,8 +345,8 @@ class Attendance:
     # -- reading and statistics ------------------------------------------------------------------------------
 
     def student_records(self, caller: Principal, student_id: str, start: str = "", end: str = "") -> list[tuple[Lesson, AttendanceMark]]:
-        student = self._visible_student(caller, student_id)
-        first, last = _period(start, end)
+        student = self.visible_student(caller, student_id)
+        first, last = period(start, end)
         with self.database.transaction() as session:
             return list(
                 session.execute(
@@ -372,10 +372,10 @@ class Attendance:
         return result
 
     def class_summary(self, caller: Principal, class_id: str, start: str = "", end: str = "") -> tuple[Summary, dict[str, Summary]]:
-        roster = self._roster(caller, class_id)
+        roster = self.roster(caller, class_id)
         if not caller.has_any_role(*STAFF):
             raise NotFound("nie ma takiej klasy")
-        first, last = _period(start, end)
+        first, last = period(start, end)
         with self.database.transaction() as session:
             types = _type_categories(session, roster.school_id)
             rows = session.execute(
@@ -392,7 +392,7 @@ class Attendance:
 
     def submit_excuse(self, caller: Principal, student_id: str, lesson_ids: list[str], days: list[str], reason: str) -> Excuse:
         """A parent excuses absences (chosen lessons or whole days) within the school's deadline."""
-        student = self._visible_student(caller, student_id)
+        student = self.visible_student(caller, student_id)
         settings = self.settings_of(student.school_id)
         if caller.user_id not in student.parent_ids and not (caller.user_id == student.id and settings.adult_students_may_excuse):
             raise PermissionDenied("usprawiedliwia rodzic ucznia")
@@ -490,7 +490,7 @@ class Attendance:
             raise PermissionDenied("to robi nauczyciel")
         return self.directory.facts(caller.user_id)
 
-    def _roster(self, caller: Principal, class_id: str) -> Roster:
+    def roster(self, caller: Principal, class_id: str) -> Roster:
         roster = self.directory.roster(class_id) if class_id else None
         if roster is None or (not caller.is_service and roster.school_id != caller.school_id):
             raise NotFound("nie ma takiej klasy")
@@ -502,7 +502,7 @@ class Attendance:
             raise NotFound("nie ma takiej lekcji")
         return lesson
 
-    def _visible_student(self, caller: Principal, student_id: str) -> Student:
+    def visible_student(self, caller: Principal, student_id: str) -> Student:
         """Themself, their parents, the school's secretary and principal, teachers of their class."""
         student = self.directory.student(student_id) if student_id else None
         if student is None:
@@ -551,7 +551,7 @@ def _student_context(student: Student) -> events_pb2.StudentContext:
                                      student_last_name=student.last_name, class_id=student.class_id)
 
 
-def _period(start: str, end: str) -> tuple[date, date]:
+def period(start: str, end: str) -> tuple[date, date]:
     """Default: the current school year so far."""
     first = _day(start, "from") if start else school_year_start(today())
     last = _day(end, "to") if end else today()

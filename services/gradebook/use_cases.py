@@ -281,7 +281,7 @@ class Gradebook:
                     school_id=grade.school_id,
                     subject=grade.student_id,
                 )
-            return [self._view(session, g) for g in grades]
+            return [self._view(session, g, settings) for g in grades]
 
     def _new_grade(self, session, caller, student, subject, category, issued_on, entry, settings, prefix) -> Grade:
         points, max_points = (entry.get("points") or "").strip(), (entry.get("max_points") or "").strip()
@@ -573,9 +573,9 @@ class Gradebook:
         session.add(HistoryEntry(entity="grade", entity_id=grade.id, action=action, actor_id=caller.user_id, at=_now(), old=old, new=new))
 
     @staticmethod
-    def _view(session: Session, grade: Grade) -> GradeView:
+    def _view(session: Session, grade: Grade, settings: rules.GradeSettings | None = None) -> GradeView:
         category = session.get(GradeCategory, grade.category_id) if grade.category_id else None
-        settings = _settings(session, grade.school_id)
+        settings = settings or _settings(session, grade.school_id)
         return GradeView(grade, category, rules.semester_of(grade.issued_on, settings))
 
     @staticmethod
