@@ -64,6 +64,7 @@ def load(seeder: Seeder, operator: Person) -> list[tuple[str, Person]]:
                 seeder.sms_alerts_on(parents[phone])
                 people.append(("rodzic", parents[phone]))
             seeder.link(office, parents[phone], student)
+            seeder.pay_cash(office, parents[phone], student, "sms_alerts")  # SMS alerts are a paid add-on
             people.append(("uczeń", student))
     maths = subjects["Matematyka"]
     teacher = seeder.sign_in(teachers[0])
@@ -81,7 +82,7 @@ def main() -> int:
     operator_login, operator_password = os.environ.get("DZIENNIK_ADMIN_LOGIN"), os.environ.get("DZIENNIK_ADMIN_PASSWORD")
     lines = [f"Dziennik działa: {url}  (API: {url}/api/v1, OpenAPI: {url}/api/v1/openapi.json)"]
     if operator_login and operator_password:
-        seeder = Seeder(*(open_channel(settings.grpc_target(s)) for s in ("identity", "gradebook", "notify")))
+        seeder = Seeder(*(open_channel(settings.grpc_target(s)) for s in ("identity", "gradebook", "notify", "billing")))
         people = load(seeder, Person("", operator_login, operator_password))
         lines.append(f"  operator platformy: {operator_login} / {operator_password} (włącza TOTP przy pierwszym logowaniu)")
         if people:

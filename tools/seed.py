@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import grpc
 import pyotp
 
+from dziennik.billing.v1 import billing_pb2, billing_pb2_grpc
 from dziennik.gradebook.v1 import gradebook_pb2, gradebook_pb2_grpc
 from dziennik.identity.v1 import identity_pb2, identity_pb2_grpc
 from dziennik.notify.v1 import notify_pb2, notify_pb2_grpc
@@ -39,14 +40,22 @@ class Person:
 
 
 class Seeder:
-    def __init__(self, identity_channel: grpc.Channel, gradebook_channel: grpc.Channel, notify_channel: grpc.Channel | None = None) -> None:
+    def __init__(
+        self, identity_channel: grpc.Channel, gradebook_channel: grpc.Channel, notify_channel: grpc.Channel | None = None, billing_channel: grpc.Channel | None = None
+    ) -> None:
         self.identity = identity_pb2_grpc.IdentityServiceStub(identity_channel)
         self.gradebook = gradebook_pb2_grpc.GradebookServiceStub(gradebook_channel)
         self.notify = notify_pb2_grpc.NotifyServiceStub(notify_channel) if notify_channel is not None else None
+        self.billing = billing_pb2_grpc.BillingServiceStub(billing_channel) if billing_channel is not None else None
+
+    def pay_cash(self, office: tuple, parent: Person, student: Person, product: str) -> None:
+        """The parent orders `product` for the child and the secretary records the cash paid."""
+        order = self.billing.CreateOrder(billing_pb2.CreateOrderRequest(product=product, student_id=student.id, channel="cash"), metadata=self.sign_in(parent)).order
+        self.billing.RecordCashPayment(billing_pb2.RecordCashPaymentRequest(order_id=order.id, amount=order.amount, currency=order.currency), metadata=office)
 
     def sms_alerts_on(self, person: Person) -> None:
-        """The person turns SMS alerts on (grades and absences) at the school-entered number."""
-        settings = notify_pb2.Settings(sms_enabled=True, events=["grade_recorded", "grade_changed", "term_grade_set", "absence_recorded", "excuse_decided", "access_extended", "access_expiring"])
+        """The person turns SMS alerts on (grades, absences, announcements…) at the school-entered number."""
+        settings = notify_pb2.Settings(sms_enabled=True, events=["grade_recorded", "grade_changed", "term_grade_set", "absence_recorded", "excuse_decided", "announcement_published", "access_extended", "access_expiring"])
         self.notify.UpdateSettings(settings, metadata=self.sign_in(person))
 
     def sign_in(self, person: Person) -> tuple[tuple[str, str], ...]:

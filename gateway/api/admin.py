@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from dziennik.gradebook.v1 import gradebook_pb2
 from dziennik.identity.v1 import identity_pb2
-from gateway.api.schemas import IdSchema
+from gateway.api.schemas import IdSchema, StrictBoolean
 from gateway.problems import Problem
 from gateway.security import accepts, caller
 
@@ -114,7 +114,7 @@ class UserSchema(Schema):
     last_name = fields.String()
     roles = fields.List(fields.String())
     class_id = fields.String(allow_none=True)
-    activated = fields.Boolean()
+    activated = StrictBoolean()
 
 
 class UserFilterSchema(Schema):
@@ -240,7 +240,7 @@ class ImportedAccountSchema(Schema):
     activation_code = fields.String(allow_none=True)
     first_name = fields.String()
     last_name = fields.String()
-    existing = fields.Boolean(metadata={"description": "A parent already in the school, linked rather than created."})
+    existing = StrictBoolean(metadata={"description": "A parent already in the school, linked rather than created."})
 
 
 class ImportedStudentSchema(Schema):

@@ -6,7 +6,9 @@ from flask import Response, current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+
 from dziennik.attendance.v1 import attendance_pb2 as pb
+from gateway.api.schemas import StrictBoolean
 from gateway.security import caller, require_access
 
 blp = Blueprint("attendance", __name__, url_prefix="/api/v1", description="Frekwencja")
@@ -39,7 +41,7 @@ class LessonSchema(Schema):
     topic = fields.String()
     room = fields.String()
     substitute_teacher_id = fields.String(allow_none=True)
-    cancelled = fields.Boolean()
+    cancelled = StrictBoolean()
 
 
 def _lesson(lesson) -> dict:
@@ -87,7 +89,7 @@ class NewLessonSchema(Schema):
 class LessonChangeSchema(Schema):
     topic = fields.String(validate=validate.Length(max=500))
     substitute_teacher_id = fields.String(allow_none=True, validate=validate.Length(max=64))
-    cancelled = fields.Boolean()
+    cancelled = StrictBoolean()
 
 
 class MarkSchema(Schema):
@@ -338,7 +340,7 @@ def list_excuses(query):
 
 class AttendanceSettingsSchema(Schema):
     excuse_deadline_days = fields.Integer(required=True, validate=validate.Range(min=1, max=30))
-    adult_students_may_excuse = fields.Boolean(required=True)
+    adult_students_may_excuse = StrictBoolean(required=True)
     lesson_hours = fields.List(fields.String(validate=validate.Regexp(r"^\d{2}:\d{2}-\d{2}:\d{2}$")), required=True, metadata={"example": ["08:00-08:45", "08:55-09:40"]})
 
 

@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from dziennik.identity.v1 import identity_pb2
-from gateway.api.schemas import password_field, totp_code_field
+from gateway.api.schemas import StrictBoolean, password_field, totp_code_field
 from gateway.security import caller, client_ip, public
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Logowanie i sesje")
@@ -39,7 +39,7 @@ class TokenPairSchema(Schema):
 
 
 class SignInSchema(TokenPairSchema):
-    mfa_required = fields.Boolean(metadata={"description": "true: send the code with mfa_token to /auth/mfa"})
+    mfa_required = StrictBoolean(metadata={"description": "true: send the code with mfa_token to /auth/mfa"})
     mfa_token = fields.String()
 
 

@@ -5,7 +5,9 @@ from flask import Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+
 from dziennik.billing.v1 import billing_pb2 as pb
+from gateway.api.schemas import StrictBoolean
 from gateway.security import accepts, caller, client_ip, public
 
 blp = Blueprint("billing", __name__, url_prefix="/api/v1/billing", description="Płatności")
@@ -174,7 +176,7 @@ class ReviewQueueSchema(Schema):
 
 class ResolutionSchema(Schema):
     order_id = fields.String(validate=validate.Length(min=1, max=64))
-    dismiss = fields.Boolean(load_default=False)
+    dismiss = StrictBoolean(load_default=False)
 
 
 def _line(line) -> dict:

@@ -6,7 +6,9 @@ from flask import Response, current_app, request, url_for
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+
 from dziennik.messaging.v1 import messaging_pb2 as pb
+from gateway.api.schemas import StrictBoolean
 from gateway.problems import Problem
 from gateway.security import accepts, caller, public
 
@@ -55,7 +57,7 @@ class MessageSchema(Schema):
     attachments = fields.List(fields.Nested(AttachmentSchema))
     read_at = fields.String(allow_none=True, metadata={"description": "For a recipient: when they read it."})
     receipts = fields.List(fields.Nested(ReceiptSchema), metadata={"description": "For the sender: each recipient's read time."})
-    archived = fields.Boolean()
+    archived = StrictBoolean()
 
 
 class MessageListSchema(Schema):
@@ -79,7 +81,7 @@ class MessageQuerySchema(Schema):
 
 
 class ArchiveSchema(Schema):
-    archived = fields.Boolean(required=True)
+    archived = StrictBoolean(required=True)
 
 
 def _message(m) -> dict:
@@ -350,7 +352,7 @@ class TicketReplySchema(Schema):
 
 class TicketChangeSchema(Schema):
     status = fields.String(validate=validate.OneOf(["open", "answered", "closed"]))
-    escalated = fields.Boolean(metadata={"description": "The secretary passes it to the platform operator."})
+    escalated = StrictBoolean(metadata={"description": "The secretary passes it to the platform operator."})
 
 
 class TicketPostSchema(Schema):
@@ -363,7 +365,7 @@ class TicketSchema(Schema):
     id = fields.String()
     subject = fields.String()
     status = fields.String()
-    escalated = fields.Boolean()
+    escalated = StrictBoolean()
     author_id = fields.String()
     opened_at = fields.String()
     posts = fields.List(fields.Nested(TicketPostSchema))

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from dziennik.gradebook.v1 import gradebook_pb2
-from gateway.api.schemas import IdSchema
+from gateway.api.schemas import IdSchema, StrictBoolean
 from gateway.problems import Problem
 from gateway.security import caller, require_access
 
@@ -44,7 +44,7 @@ def _expected_version(body: dict) -> int:
 class NewCategorySchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=60), metadata={"example": "sprawdzian"})
     weight = fields.Integer(required=True, validate=validate.Range(min=1, max=10))
-    counts_to_average = fields.Boolean(required=True)
+    counts_to_average = StrictBoolean(required=True)
 
 
 class CategorySchema(NewCategorySchema):
@@ -59,7 +59,7 @@ class ThresholdSchema(Schema):
 class GradeSettingsSchema(Schema):
     plus = fields.Decimal(required=True, as_string=True, validate=validate.Range(min=0, max=0.99), metadata={"example": "0.5"})
     minus = fields.Decimal(required=True, as_string=True, validate=validate.Range(min=0, max=0.99), metadata={"example": "0.25"})
-    improved_original_counts = fields.Boolean(required=True)
+    improved_original_counts = StrictBoolean(required=True)
     allowed_marks = fields.List(fields.String(validate=validate.OneOf(["+", "-", "np", "bz", "nk", "zw"])), required=True)
     thresholds = fields.List(fields.Nested(ThresholdSchema), required=True, validate=validate.Length(equal=6))
     second_semester_starts = fields.String(required=True, validate=validate.Regexp(r"^\d{2}-\d{2}$"), metadata={"example": "02-01"})
@@ -166,7 +166,7 @@ class GradeSchema(Schema):
     category = fields.String(allow_none=True)
     category_id = fields.String(allow_none=True)
     weight = fields.Integer()
-    counts_to_average = fields.Boolean()
+    counts_to_average = StrictBoolean()
     date = fields.String(metadata={"format": "date"})
     semester = fields.Integer()
     school_year = fields.String()

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields
 
 from dziennik.identity.v1 import identity_pb2
 from gateway.api.admin import role_name
-from gateway.api.schemas import password_field, totp_code_field
+from gateway.api.schemas import StrictBoolean, password_field, totp_code_field
 from gateway.security import caller
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="Zalogowany użytkownik")
@@ -18,6 +18,11 @@ class AccessSchema(Schema):
     valid_until = fields.String(allow_none=True, metadata={"format": "date"})
 
 
+class SmsAlertsSchema(Schema):
+    allowed = StrictBoolean(metadata={"description": "The school's policy lets you get SMS alerts about this child (the sms_alerts add-on, or extended access where the school reserves SMS for it)."})
+    add_on_valid_until = fields.String(allow_none=True, metadata={"format": "date", "description": "The last day of the sms_alerts add-on; null: none bought."})
+
+
 class ChildSchema(Schema):
     student_id = fields.String()
     first_name = fields.String()
@@ -25,6 +30,7 @@ class ChildSchema(Schema):
     class_id = fields.String(allow_none=True)
     class_name = fields.String(allow_none=True)
     access = fields.Nested(AccessSchema)
+    sms_alerts = fields.Nested(SmsAlertsSchema)
 
 
 class MeSchema(Schema):
@@ -36,8 +42,8 @@ class MeSchema(Schema):
     school_id = fields.String(allow_none=True)
     children = fields.List(fields.Nested(ChildSchema))
     access = fields.Nested(AccessSchema)
-    mfa_enabled = fields.Boolean()
-    mfa_enrollment_required = fields.Boolean(metadata={"description": "Staff must enrol TOTP before anything else works."})
+    mfa_enabled = StrictBoolean()
+    mfa_enrollment_required = StrictBoolean(metadata={"description": "Staff must enrol TOTP before anything else works."})
 
 
 class PasswordChangeSchema(Schema):
@@ -82,6 +88,7 @@ def me():
                 "class_id": c.class_id or None,
                 "class_name": c.class_name or None,
                 "access": access(c.access),
+                "sms_alerts": {"allowed": c.sms_alerts.allowed, "add_on_valid_until": c.sms_alerts.add_on_valid_until or None},
             }
             for c in answer.children
         ],

@@ -5,12 +5,17 @@ from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+
 from dziennik.notify.v1 import notify_pb2 as pb
+from gateway.api.schemas import StrictBoolean
 from gateway.security import accepts, caller, public
 
 blp = Blueprint("notifications", __name__, url_prefix="/api/v1/me", description="Powiadomienia")
 
-EVENTS = ["grade_recorded", "grade_changed", "term_grade_set", "absence_recorded", "excuse_decided", "message_received", "access_extended", "access_expiring"]
+EVENTS = [
+    "grade_recorded", "grade_changed", "term_grade_set", "absence_recorded", "excuse_decided", "message_received", "announcement_published",
+    "access_extended", "access_expiring",
+]
 
 
 class QuietHoursSchema(Schema):
@@ -19,7 +24,7 @@ class QuietHoursSchema(Schema):
 
 
 class NotificationSettingsSchema(Schema):
-    sms_enabled = fields.Boolean(required=True)
+    sms_enabled = StrictBoolean(required=True)
     phone = fields.String(required=True, validate=validate.Length(max=20), metadata={"description": "E.164; empty: the number the school entered."})
     events = fields.List(fields.String(validate=validate.OneOf(EVENTS)), required=True)
     quiet_hours = fields.Nested(QuietHoursSchema, allow_none=True, required=True, metadata={"description": "null: no quiet hours. Alerts wait until the window ends."})
@@ -55,7 +60,7 @@ reports = Blueprint("sms-reports", __name__, url_prefix="/api/v1/notify", descri
 
 
 class DeliveryAnswerSchema(Schema):
-    matched = fields.Boolean()
+    matched = StrictBoolean()
 
 
 @public
@@ -118,3 +123,27 @@ def sms_log(query):
         "sent_parts": answer.sent_parts,
         "failed": answer.failed,
     }
+
+
+class SchoolSmsSettingsSchema(Schema):
+    polish_characters = StrictBoolean(
+        required=True,
+        metadata={"description": "true: texts keep Polish characters (UCS-2: 70 characters per SMS, 67 per part, so more parts); false: transliterated GSM-7."},
+    )
+
+
+@reports.route("/school-settings", methods=["GET"])
+@reports.response(200, SchoolSmsSettingsSchema)
+def get_school_settings():
+    """The school's SMS choices (the secretary)."""
+    answer = current_app.extensions["backends"].notify.GetSchoolSmsSettings(pb.GetSchoolSmsSettingsRequest(), metadata=caller().metadata)
+    return {"polish_characters": answer.polish_characters}
+
+
+@reports.route("/school-settings", methods=["PUT"])
+@reports.arguments(SchoolSmsSettingsSchema)
+@reports.response(200, SchoolSmsSettingsSchema)
+def put_school_settings(body):
+    """Choose full Polish characters (more parts, higher cost) or transliterated texts (the default)."""
+    answer = current_app.extensions["backends"].notify.UpdateSchoolSmsSettings(pb.SchoolSmsSettings(polish_characters=body["polish_characters"]), metadata=caller().metadata)
+    return {"polish_characters": answer.polish_characters}

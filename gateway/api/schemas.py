@@ -2,6 +2,15 @@
 from marshmallow import Schema, fields, validate
 
 
+class StrictBoolean(fields.Boolean):
+    """A JSON boolean and nothing else: marshmallow's own also takes "yes", "on", 1 and "t"."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class IdSchema(Schema):
     id = fields.String()
 

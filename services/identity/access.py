@@ -17,6 +17,17 @@ PRESETS: dict[str, tuple[str, ...]] = {
     "statutory": ("sms_alerts",),
 }
 DEFAULT_POLICY = "brochure"
+# Products billing sells that identity turns into access: extended access itself, and add-ons
+# bought on their own (each with its own end date per holder and student).
+EXTENDED_ACCESS = "extended_access"
+ADD_ONS = ("sms_alerts",)
+
+
+def sms_allowed(extended_features: list[str] | tuple[str, ...], extended: bool, sms_add_on: bool) -> bool:
+    """May a holder get SMS alerts about a student? SMS alerts are an additional service: the
+    sms_alerts add-on always allows them; extended access allows them where the school's policy
+    reserves SMS alerts for extended access (the `statutory` preset)."""
+    return sms_add_on or ("sms_alerts" in extended_features and extended)
 
 
 def add_months(day: date, months: int) -> date:

@@ -18,7 +18,7 @@ from platform_kit.db import Database
 from platform_kit.errors import ExtendedAccessRequired, NotFound, Unauthenticated
 from services.identity import access, people
 from services.identity.common import ACCESS_EXTENDED, now
-from services.identity.orm import AppliedPayment, Enrolment, Entitlement, ParentLink, School, SchoolClass, TeachingAssignment, User
+from services.identity.orm import AddOn, AppliedPayment, Enrolment, Entitlement, ParentLink, School, SchoolClass, TeachingAssignment, User
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,8 @@ class ChildView:
     student: User
     klass: SchoolClass | None
     access: Access
+    sms_allowed: bool = False
+    sms_add_on_until: date | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,17 @@ class Me:
     access: Access
     mfa_enabled: bool
     mfa_enrollment_required: bool
+
+
+@dataclass(frozen=True)
+class ContactSheet:
+    """A student with their class and parents, and who of them (the student included) the
+    school's policy lets get SMS alerts about the student."""
+
+    student: User
+    klass: SchoolClass | None
+    parents: list[User]
+    sms_allowed: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -71,7 +84,7 @@ class Directory:
             if user is None:
                 raise Unauthenticated("konto nie istnieje")
             children = [
-                ChildView(child, _class_of(session, child.id), _entitlement(session, user.id, child.id))
+                _child_view(session, user, child)
                 for child in session.scalars(
                     select(User).join(ParentLink, ParentLink.student_id == User.id).where(ParentLink.parent_id == user.id).order_by(User.first_name)
                 )
@@ -84,17 +97,32 @@ class Directory:
                 mfa_enrollment_required=caller.mfa_enrollment_required,
             )
 
-    def student_contacts(self, caller: Principal, student_id: str) -> tuple[User, list[User], SchoolClass | None]:
+    def student_contacts(self, caller: Principal, student_id: str) -> ContactSheet:
         """The student, their parents and class; for services and the school's staff."""
         with self.database.transaction() as session:
             student = _student(session, student_id)
             staff_here = caller.school_id == student.school_id and caller.has_any_role(*people.STAFF_ROLES)
             if not (caller.is_service or staff_here):
                 raise NotFound("nie ma takiego ucznia")
-            parents = list(
-                session.scalars(select(User).join(ParentLink, ParentLink.parent_id == User.id).where(ParentLink.student_id == student.id))
+            return _contact_sheets(session, session.get(School, student.school_id), [student])[0]
+
+    def list_student_contacts(self, caller: Principal, school_id: str, class_ids: list[str]) -> list[ContactSheet]:
+        """Every student of a school, or of some of its classes, with their contacts (services only)."""
+        if not caller.is_service:
+            raise NotFound("nie ma takiej szkoły")
+        with self.database.transaction() as session:
+            school = session.get(School, school_id) if school_id else None
+            if school is None:
+                raise NotFound("nie ma takiej szkoły")
+            classes = select(SchoolClass.id).where(SchoolClass.school_id == school.id)
+            if class_ids:
+                classes = classes.where(SchoolClass.id.in_(class_ids))
+            students = list(
+                session.scalars(
+                    select(User).where(User.id.in_(select(Enrolment.student_id).where(Enrolment.class_id.in_(classes)))).order_by(User.last_name, User.first_name)
+                )
             )
-            return student, parents, _class_of(session, student.id)
+            return _contact_sheets(session, school, students)
 
     def class_roster(self, caller: Principal, class_id: str) -> tuple[SchoolClass, str, list[User]]:
         """A class, its school's name and its students; for services and the school's staff."""
@@ -152,7 +180,12 @@ class Directory:
             if not (own or parent):
                 raise NotFound("nie ma takiego ucznia")
             granted = _entitlement(session, caller.user_id, student.id)
-            if feature in (school.extended_features or []) and not granted.extended:
+            if feature == "sms_alerts":
+                add_on = access.is_extended(_valid_until(session, caller.user_id, student.id, "sms_alerts"), today())
+                allowed = access.sms_allowed(school.extended_features or [], granted.extended, add_on)
+            else:
+                allowed = feature not in (school.extended_features or []) or granted.extended
+            if not allowed:
                 raise ExtendedAccessRequired(
                     "ta funkcja wymaga dostępu rozszerzonego (22 zł na 12 miesięcy)" if parent else "ta funkcja wymaga dostępu rozszerzonego"
                 )
@@ -161,10 +194,12 @@ class Directory:
     # -- events -----------------------------------------------------------------------------------
 
     def on_payment_settled(self, session: Session, event: Event) -> None:
-        """Extended access paid: the parent's for that child and the child's own account, for
-        the same period, counted from the current end while it is still valid."""
+        """Extended access (or an add-on) paid: the parent's for that child and the child's own
+        account, for the same period, counted from the current end while it is still valid."""
         payment: billing_events.PaymentSettled = event.message
-        if payment.product != "extended_access":
+        product = payment.product or access.EXTENDED_ACCESS
+        if product != access.EXTENDED_ACCESS and product not in access.ADD_ONS:
+            log.error("PaymentSettled %s for an unknown product %r; nothing extended", event.event_id, product)
             return
         if payment.order_id and session.get(AppliedPayment, payment.order_id) is not None:
             log.warning("order %s was applied before (event %s); nothing extended", payment.order_id, event.event_id)
@@ -182,9 +217,9 @@ class Directory:
             log.error("PaymentSettled %s: %s is not a parent of %s; only the student's access is extended", event.event_id, payment.parent_id, student.id)
         parent_until = None
         for holder_id in holders:
-            parent_until = _extend(session, holder_id, student.id, access.extended_until(_valid_until(session, holder_id, student.id), day, months))
-        own = access.extended_until(_valid_until(session, student.id, student.id), day, months)
-        _extend(session, student.id, student.id, max(own, parent_until) if parent_until else own)
+            parent_until = _extend(session, holder_id, student.id, access.extended_until(_valid_until(session, holder_id, student.id, product), day, months), product)
+        own = access.extended_until(_valid_until(session, student.id, student.id, product), day, months)
+        _extend(session, student.id, student.id, max(own, parent_until) if parent_until else own, product)
         record_event(
             session,
             ACCESS_EXTENDED,
@@ -193,7 +228,7 @@ class Directory:
                 parent_id=payment.parent_id,
                 student_id=student.id,
                 valid_until=(parent_until or own).isoformat(),
-                product=payment.product,
+                product=product,
                 payment_event_id=event.event_id,
             ),
             school_id=student.school_id,
@@ -205,12 +240,13 @@ def on_payment_refunded(session: Session, event: Event) -> None:
     """A refunded order takes back the months it bought, from the parent's access for that child
     and from the child's own (never further back than yesterday: it simply ends)."""
     refund: billing_events.PaymentRefunded = event.message
-    if refund.product != "extended_access":
+    product = refund.product or access.EXTENDED_ACCESS
+    if product != access.EXTENDED_ACCESS and product not in access.ADD_ONS:
         return
     months = refund.period_months or 12
     yesterday = today() - timedelta(days=1)
     for holder_id in {refund.parent_id, refund.student_id} - {""}:
-        entitlement = session.get(Entitlement, (holder_id, refund.student_id))
+        entitlement = _holding(session, holder_id, refund.student_id, product)
         if entitlement is None:
             continue
         shortened = access.add_months(entitlement.valid_until + timedelta(days=1), -months) - timedelta(days=1)
@@ -232,9 +268,16 @@ def _class_of(session: Session, student_id: str) -> SchoolClass | None:
     )
 
 
-def _valid_until(session: Session, holder_id: str, student_id: str) -> date | None:
-    entitlement = session.get(Entitlement, (holder_id, student_id))
-    return entitlement.valid_until if entitlement else None
+def _holding(session: Session, holder_id: str, student_id: str, product: str) -> Entitlement | AddOn | None:
+    """The row that keeps how long `holder_id` has `product` for the student."""
+    if product == access.EXTENDED_ACCESS:
+        return session.get(Entitlement, (holder_id, student_id))
+    return session.get(AddOn, (holder_id, student_id, product))
+
+
+def _valid_until(session: Session, holder_id: str, student_id: str, product: str = access.EXTENDED_ACCESS) -> date | None:
+    holding = _holding(session, holder_id, student_id, product)
+    return holding.valid_until if holding else None
 
 
 def _entitlement(session: Session, holder_id: str, student_id: str) -> Access:
@@ -242,15 +285,58 @@ def _entitlement(session: Session, holder_id: str, student_id: str) -> Access:
     return Access(access.is_extended(until, today()), until)
 
 
-def _extend(session: Session, holder_id: str, student_id: str, until: date) -> date:
-    entitlement = session.get(Entitlement, (holder_id, student_id))
+def _extend(session: Session, holder_id: str, student_id: str, until: date, product: str = access.EXTENDED_ACCESS) -> date:
+    entitlement = _holding(session, holder_id, student_id, product)
     if entitlement is None:
-        session.add(Entitlement(holder_id=holder_id, student_id=student_id, valid_until=until, updated_at=now()))
+        if product == access.EXTENDED_ACCESS:
+            session.add(Entitlement(holder_id=holder_id, student_id=student_id, valid_until=until, updated_at=now()))
+        else:
+            session.add(AddOn(holder_id=holder_id, student_id=student_id, product=product, valid_until=until, updated_at=now()))
     else:
         entitlement.valid_until = until
         entitlement.updated_at = now()
     session.flush()
     return until
+
+
+def _child_view(session: Session, parent: User, child: User) -> ChildView:
+    granted = _entitlement(session, parent.id, child.id)
+    add_on_until = _valid_until(session, parent.id, child.id, "sms_alerts")
+    school = session.get(School, child.school_id)
+    allowed = access.sms_allowed(school.extended_features or [] if school else [], granted.extended, access.is_extended(add_on_until, today()))
+    return ChildView(child, _class_of(session, child.id), granted, allowed, add_on_until)
+
+
+def _contact_sheets(session: Session, school: School, students: list[User]) -> list[ContactSheet]:
+    """Contacts of many students in a few queries (an announcement reaches a whole school)."""
+    ids = [s.id for s in students]
+    if not ids:
+        return []
+    parents: dict[str, list[User]] = {}
+    for link, parent in session.execute(
+        select(ParentLink, User).join(User, User.id == ParentLink.parent_id).where(ParentLink.student_id.in_(ids)).order_by(User.last_name, User.first_name)
+    ):
+        parents.setdefault(link.student_id, []).append(parent)
+    class_of: dict[str, SchoolClass] = {}
+    for enrolment, klass in session.execute(
+        select(Enrolment, SchoolClass).join(SchoolClass, SchoolClass.id == Enrolment.class_id).where(Enrolment.student_id.in_(ids)).order_by(Enrolment.school_year)
+    ):
+        class_of[enrolment.student_id] = klass  # the latest school year wins
+    day = today()
+    extended = {
+        (e.holder_id, e.student_id) for e in session.scalars(select(Entitlement).where(Entitlement.student_id.in_(ids), Entitlement.valid_until >= day))
+    }
+    sms_add_on = {
+        (a.holder_id, a.student_id)
+        for a in session.scalars(select(AddOn).where(AddOn.student_id.in_(ids), AddOn.product == "sms_alerts", AddOn.valid_until >= day))
+    }
+    features = school.extended_features or []
+    sheets = []
+    for student in students:
+        holders = [p.id for p in parents.get(student.id, [])] + [student.id]
+        allowed = frozenset(h for h in holders if access.sms_allowed(features, (h, student.id) in extended, (h, student.id) in sms_add_on))
+        sheets.append(ContactSheet(student, class_of.get(student.id), parents.get(student.id, []), allowed))
+    return sheets
 
 
 def _own_access(session: Session, user: User, children: list[ChildView]) -> Access:

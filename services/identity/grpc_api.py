@@ -106,6 +106,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                     class_id=c.klass.id if c.klass else "",
                     class_name=c.klass.name if c.klass else "",
                     access=_access(c.access),
+                    sms_alerts=pb.SmsAlerts(allowed=c.sms_allowed, add_on_valid_until=c.sms_add_on_until.isoformat() if c.sms_add_on_until else ""),
                 )
                 for c in me.children
             ],
@@ -182,16 +183,11 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     # -- facts ----------------------------------------------------------------------------------
 
     def GetStudentContacts(self, request, context):
-        student, parents, klass = self.directory.student_contacts(current_principal(), request.student_id)
-        return pb.GetStudentContactsResponse(
-            student_id=student.id,
-            school_id=student.school_id or "",
-            first_name=student.first_name,
-            last_name=student.last_name,
-            parents=[pb.Contact(user_id=p.id, first_name=p.first_name, last_name=p.last_name, phone=p.phone) for p in parents],
-            class_id=klass.id if klass else "",
-            class_name=klass.name if klass else "",
-        )
+        return _contact_sheet(self.directory.student_contacts(current_principal(), request.student_id))
+
+    def ListStudentContacts(self, request, context):
+        sheets = self.directory.list_student_contacts(current_principal(), request.school_id, list(request.class_ids))
+        return pb.ListStudentContactsResponse(students=[_contact_sheet(sheet) for sheet in sheets])
 
     def GetAuthorizationFacts(self, request, context):
         facts = self.directory.authorization_facts(current_principal(), request.user_id)
@@ -239,4 +235,20 @@ def _user(user: User, class_id: str) -> pb.User:
         school_id=user.school_id or "",
         class_id=class_id,
         activated=user.password_hash is not None,
+    )
+
+
+def _contact_sheet(sheet) -> pb.GetStudentContactsResponse:
+    def contact(user) -> pb.Contact:
+        return pb.Contact(user_id=user.id, first_name=user.first_name, last_name=user.last_name, phone=user.phone, sms_allowed=user.id in sheet.sms_allowed)
+
+    return pb.GetStudentContactsResponse(
+        student_id=sheet.student.id,
+        school_id=sheet.student.school_id or "",
+        first_name=sheet.student.first_name,
+        last_name=sheet.student.last_name,
+        parents=[contact(p) for p in sheet.parents],
+        class_id=sheet.klass.id if sheet.klass else "",
+        class_name=sheet.klass.name if sheet.klass else "",
+        student=contact(sheet.student),
     )

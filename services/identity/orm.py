@@ -139,6 +139,18 @@ class Entitlement(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class AddOn(Base):
+    """An add-on (such as sms_alerts) a holder bought for one student, valid until a day."""
+
+    __tablename__ = "add_ons"
+
+    holder_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    student_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    product: Mapped[str] = mapped_column(String(40), primary_key=True)
+    valid_until: Mapped[date] = mapped_column(Date)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class LoginThrottle(Base):
     """Failed sign-ins counted per key ("account+address:…" or "address:…")."""
 

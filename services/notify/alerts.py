@@ -6,6 +6,7 @@ import random
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -22,7 +23,7 @@ from platform_kit.bus import Event, EventType, record_event
 from platform_kit.clock import SCHOOL_TIME, utcnow
 from platform_kit.db import Database
 from services.notify import rules, texts
-from services.notify.orm import AccessReminder, Preference, Sms
+from services.notify.orm import AccessReminder, Preference, SchoolSmsSettings, Sms
 from services.notify.providers import SmsProvider
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,9 @@ TERM_GRADE_SET = EventType("gradebook.term_grade_set.v1", gradebook_events.TermG
 EXCUSE_DECIDED = EventType("attendance.excuse_decided.v1", attendance_events.ExcuseDecided)
 ACCESS_EXTENDED = EventType("identity.access_extended.v1", identity_events.AccessExtended)
 MESSAGE_SENT = EventType("messaging.message_sent.v1", messaging_events.MessageSent)
+ANNOUNCEMENT_PUBLISHED = EventType("messaging.announcement_published.v1", messaging_events.AnnouncementPublished)
 SMS_SENT = EventType("notify.sms_sent.v1", events_pb2.SmsSent)
+EXTENDED_ACCESS = "extended_access"
 MAX_SEND_ATTEMPTS = 5
 RETRY_BASE_SECONDS = 2.0
 SMS_SENT_TOTAL = Counter("sms_sent_parts_total", "SMS parts handed to the provider.", ["provider"])
@@ -42,16 +45,46 @@ SMS_FAILED = Counter("sms_failed_total", "SMS given up on (refused by the provid
 SMS_DELAYED = Counter("sms_delayed_total", "SMS put back for a later try after a provider failure.", ["provider"])
 
 
+@dataclass(frozen=True)
+class Contact:
+    """Someone an alert about a student may go to."""
+
+    user_id: str
+    phone: str = ""  # the number the school entered; the person's own setting wins
+    # The school's access policy: the sms_alerts add-on, or extended access where the policy says so.
+    sms_allowed: bool = True
+
+
+@dataclass(frozen=True)
 class StudentContacts:
     """What identity tells notify about a student (an adapter fills it in)."""
 
-    def __init__(self, first_name: str, last_name: str, parents: list[tuple[str, str]]) -> None:
-        self.first_name = first_name
-        self.last_name = last_name
-        self.parents = parents  # (user_id, phone)
+    first_name: str
+    last_name: str
+    parents: list[Contact] = field(default_factory=list)
+    student: Contact | None = None  # the student, who may opt in to alerts of their own
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    def people(self) -> list[Contact]:
+        """Who alerts about the student's school life may reach: the parents, and the student."""
+        return self.parents + ([self.student] if self.student else [])
 
 
 ContactsLookup = Callable[[str], StudentContacts]
+# The students of a school (school_id, class_ids; no classes: all of them) with their contacts.
+RosterLookup = Callable[[str, list[str]], list[StudentContacts]]
+# May this person get SMS at all (staff always; a parent or student by the school's policy)?
+PersonPolicy = Callable[[str], bool]
+
+
+def render(session: Session, school_id: str, kind: str, **values: str) -> texts.SmsText:
+    """The event's text, with full Polish characters if the school chose them (UCS-2 parts)."""
+    with session.no_autoflush:  # an SMS being planned may not be complete yet
+        chosen = session.get(SchoolSmsSettings, school_id) if school_id else None
+    return texts.render(kind, polish_characters=bool(chosen and chosen.polish_characters), **values)
 
 
 def settings_of(session: Session, user_id: str) -> rules.Settings:
@@ -71,25 +104,29 @@ def _hold(settings: rules.Settings, earliest: datetime | None = None) -> datetim
     return earliest
 
 
-def _recipients(session: Session, parents: list[tuple[str, str]], event_name: str) -> list[tuple[str, str, rules.Settings]]:
-    """Parents who turned SMS on for this kind of event, with the phone they chose (else the school's)."""
+def _recipients(session: Session, people: list[Contact], event_name: str, *, gated: bool = True) -> list[tuple[str, str, rules.Settings]]:
+    """People who turned SMS on for this kind of event, with the phone they chose (else the
+    school's); `gated`: only those the school's access policy allows SMS alerts."""
     chosen = []
-    for user_id, school_phone in parents:
-        settings = settings_of(session, user_id)
-        phone = settings.phone or school_phone
+    for person in people:
+        if gated and not person.sms_allowed:
+            continue
+        settings = settings_of(session, person.user_id)
+        phone = settings.phone or person.phone
         if settings.wants(event_name) and phone:
-            chosen.append((user_id, phone, settings))
+            chosen.append((person.user_id, phone, settings))
     return chosen
 
 
-def _queue_for_parents(session: Session, event: Event, contacts: ContactsLookup, kind: str, student_id: str, text: texts.SmsText) -> int:
-    """Queue `text` for every parent of the student who turned SMS on for `kind`."""
+def _queue_for_student(session: Session, event: Event, contacts: ContactsLookup, kind: str, student_id: str, school_id: str, **values: str) -> int:
+    """Queue the `kind` text for the student's parents (and the student) who turned it on."""
     queued = 0
-    for user_id, phone, settings in _recipients(session, contacts(student_id).parents, kind):
+    text = render(session, school_id, kind, **values)
+    for user_id, phone, settings in _recipients(session, contacts(student_id).people(), kind):
         session.add(
             Sms(
                 id=str(uuid.uuid4()),
-                school_id=event.school_id or "",
+                school_id=school_id,
                 source_event_id=event.event_id,
                 kind=kind,
                 recipient_user_id=user_id,
@@ -111,23 +148,21 @@ def _name(context) -> str:
 
 
 def plan_grade_alerts(session: Session, event: Event, contacts: ContactsLookup) -> int:
-    """A new grade: one SMS per opted-in parent; returns how many were queued."""
+    """A new grade: one SMS per opted-in parent (and student); returns how many were queued."""
     grade: gradebook_events.GradeRecorded = event.message
-    if grade.context.student_id:
-        student = _name(grade.context)  # names travel in the event
-    else:
-        found = contacts(grade.student_id)
-        student = f"{found.first_name} {found.last_name}"
-    text = texts.render("grade_recorded", student=student, value=grade.value, subject=grade.subject_name)
-    return _queue_for_parents(session, event, contacts, "grade_recorded", grade.student_id, text)
+    student = _name(grade.context) if grade.context.student_id else contacts(grade.student_id).name  # names travel in the event
+    school_id = grade.context.school_id or event.school_id or ""
+    return _queue_for_student(session, event, contacts, "grade_recorded", grade.student_id, school_id, student=student, value=grade.value, subject=grade.subject_name)
 
 
 def plan_grade_change_alerts(session: Session, event: Event, contacts: ContactsLookup) -> int:
     change: gradebook_events.GradeChanged = event.message
     if change.old_value == change.new_value:
         return 0  # a comment or category changed: nothing a parent needs by SMS
-    text = texts.render("grade_changed", student=_name(change.context), subject=change.context.subject_name, old=change.old_value, new=change.new_value)
-    return _queue_for_parents(session, event, contacts, "grade_changed", change.context.student_id, text)
+    return _queue_for_student(
+        session, event, contacts, "grade_changed", change.context.student_id, change.context.school_id or event.school_id or "",
+        student=_name(change.context), subject=change.context.subject_name, old=change.old_value, new=change.new_value,
+    )
 
 
 TERM_KINDS = {
@@ -140,15 +175,19 @@ TERM_KINDS = {
 
 def plan_term_grade_alerts(session: Session, event: Event, contacts: ContactsLookup) -> int:
     term: gradebook_events.TermGradeSet = event.message
-    text = texts.render("term_grade_set", student=_name(term.context), subject=term.context.subject_name, term=TERM_KINDS.get(term.kind, term.kind), value=term.value)
-    return _queue_for_parents(session, event, contacts, "term_grade_set", term.context.student_id, text)
+    return _queue_for_student(
+        session, event, contacts, "term_grade_set", term.context.student_id, term.context.school_id or event.school_id or "",
+        student=_name(term.context), subject=term.context.subject_name, term=TERM_KINDS.get(term.kind, term.kind), value=term.value,
+    )
 
 
 def plan_excuse_alerts(session: Session, event: Event, contacts: ContactsLookup) -> int:
     decided: attendance_events.ExcuseDecided = event.message
     decision = "przyjęte" if decided.decision == "accepted" else "odrzucone"
-    text = texts.render("excuse_decided", student=f"{decided.student.student_first_name} {decided.student.student_last_name}", decision=decision)
-    return _queue_for_parents(session, event, contacts, "excuse_decided", decided.student.student_id, text)
+    return _queue_for_student(
+        session, event, contacts, "excuse_decided", decided.student.student_id, decided.student.school_id or event.school_id or "",
+        student=f"{decided.student.student_first_name} {decided.student.student_last_name}", decision=decision,
+    )
 
 
 def plan_absence_alerts(session: Session, event: Event, contacts: ContactsLookup, delay: timedelta) -> int:
@@ -160,9 +199,9 @@ def plan_absence_alerts(session: Session, event: Event, contacts: ContactsLookup
     lessons = {str(l.lesson_no): l.subject_name for l in absence.lessons}
     if not lessons:
         return 0
-    parents = contacts(student.student_id).parents
+    school_id = student.school_id or event.school_id or ""
     queued = 0
-    for user_id, phone, settings in _recipients(session, parents, "absence_recorded"):
+    for user_id, phone, settings in _recipients(session, contacts(student.student_id).people(), "absence_recorded"):
         key = f"absence:{phone}:{absence.date}"
         same_day = list(session.scalars(select(Sms).where(Sms.group_key == key).with_for_update()))
         if any(s.status != "queued" and student.student_id in (s.details or {}) for s in same_day):
@@ -170,16 +209,14 @@ def plan_absence_alerts(session: Session, event: Event, contacts: ContactsLookup
         waiting = next((s for s in same_day if s.status == "queued"), None)
         if waiting is None:
             waiting = Sms(
-                id=str(uuid.uuid4()), school_id=student.school_id or event.school_id or "", source_event_id=event.event_id, kind="absence_recorded", recipient_user_id=user_id, phone=phone,
+                id=str(uuid.uuid4()), school_id=school_id, source_event_id=event.event_id, kind="absence_recorded", recipient_user_id=user_id, phone=phone,
                 status="queued", created_at=utcnow(), group_key=key, details={},
             )
             session.add(waiting)
         details = dict(waiting.details or {})
         details[student.student_id] = {"name": f"{student.student_first_name} {student.student_last_name}", "lessons": lessons}
         waiting.details = details
-        text = texts.render(
-            "absence_recorded", date=_polish_date(absence.date), absences=texts.absences_phrase(rules.absence_text_parts(details))
-        )
+        text = render(session, school_id, "absence_recorded", date=_polish_date(absence.date), absences=texts.absences_phrase(rules.absence_text_parts(details)))
         waiting.body, waiting.encoding, waiting.parts = text.body, text.encoding, text.parts
         waiting.send_after = _hold(settings, utcnow() + delay)
         queued += 1
@@ -295,15 +332,18 @@ def sent_log(database: Database, school_id: str, start: datetime, end: datetime)
         )
 
 
-def plan_message_alert(session: Session, event: Event) -> int:
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+def plan_message_alert(session: Session, event: Event, allowed: PersonPolicy) -> int:
     """A new message: the recipient, if they turned it on and gave a phone (messages reach staff
-    and students too, whose numbers the school may not have)."""
+    and students too, whose numbers the school may not have) and the school's policy allows."""
     sent: messaging_events.MessageSent = event.message
     settings = settings_of(session, sent.recipient_id)
-    if not (settings.wants("message_received") and settings.phone):
+    if not (settings.wants("message_received") and settings.phone) or not allowed(sent.recipient_id):
         return 0
-    subject = sent.subject if len(sent.subject) <= 40 else sent.subject[:37] + "..."
-    text = texts.render("message_received", sender=sent.sender_name, subject=subject)
+    text = render(session, sent.school_id, "message_received", sender=sent.sender_name, subject=_shortened(sent.subject, 40))
     session.add(
         Sms(
             id=str(uuid.uuid4()), school_id=sent.school_id, source_event_id=event.event_id, kind="message_received", recipient_user_id=sent.recipient_id,
@@ -313,18 +353,49 @@ def plan_message_alert(session: Session, event: Event) -> int:
     return 1
 
 
+def plan_announcement_alerts(session: Session, event: Event, roster: RosterLookup) -> int:
+    """A school or class announcement: one SMS per opted-in person, however many of their
+    children it concerns, naming them."""
+    announcement: messaging_events.AnnouncementPublished = event.message
+    concerned: dict[str, tuple[Contact, list[str]]] = {}
+    for student in roster(announcement.school_id, list(announcement.class_ids)):
+        for person in student.people():
+            known, names = concerned.get(person.user_id, (person, []))
+            if person.sms_allowed and not known.sms_allowed:
+                known = person  # SMS paid for one of the children is enough
+            concerned[person.user_id] = (known, names + [student.first_name])
+    queued = 0
+    title = _shortened(announcement.title, 60)
+    for person, names in concerned.values():
+        for user_id, phone, settings in _recipients(session, [person], "announcement_published"):
+            text = render(session, announcement.school_id, "announcement_published", students=", ".join(sorted(set(names))), title=title)
+            session.add(
+                Sms(
+                    id=str(uuid.uuid4()), school_id=announcement.school_id, source_event_id=event.event_id, kind="announcement_published", recipient_user_id=user_id,
+                    phone=phone, body=text.body, encoding=text.encoding, parts=text.parts, status="queued", created_at=utcnow(), send_after=_hold(settings),
+                )
+            )
+            queued += 1
+    return queued
+
+
 def on_access_extended(session: Session, event: Event, contacts: ContactsLookup, reminder_days: int) -> int:
-    """Thank the parent (if they want it) and schedule the reminder before the access ends."""
+    """Thank the parent (if they want it) and schedule the reminder before extended access
+    ends. These are about the purchase itself, so they go whatever the SMS policy."""
     schedule_access_reminder(session, event, reminder_days)
     extended: identity_events.AccessExtended = event.message
     if not extended.parent_id:
         return 0
     student = contacts(extended.student_id)
     until = date.fromisoformat(extended.valid_until).strftime("%d.%m.%Y")
-    text = texts.render("access_extended", student=f"{student.first_name} {student.last_name}", date=until)
-    parents = [(user_id, phone) for user_id, phone in student.parents if user_id == extended.parent_id]
+    kind = "access_extended" if extended.product in ("", EXTENDED_ACCESS) else f"access_extended.{extended.product}"
+    if kind not in texts.TEMPLATES:
+        log.warning("AccessExtended %s for %r: no thank-you text", event.event_id, extended.product)
+        return 0
+    text = render(session, extended.school_id, kind, student=student.name, date=until)
+    parents = [person for person in student.parents if person.user_id == extended.parent_id]
     queued = 0
-    for user_id, phone, settings in _recipients(session, parents, "access_extended"):
+    for user_id, phone, settings in _recipients(session, parents, "access_extended", gated=False):
         session.add(
             Sms(
                 id=str(uuid.uuid4()), school_id=extended.school_id, source_event_id=event.event_id, kind="access_extended", recipient_user_id=user_id,
@@ -342,8 +413,8 @@ def schedule_access_reminder(session: Session, event: Event, days_before: int) -
     """Extended access now ends on `valid_until`: remind the parent `days_before` days earlier,
     replacing a reminder for an earlier end that has not gone out yet (the access was renewed)."""
     extended: identity_events.AccessExtended = event.message
-    if not extended.parent_id:
-        return
+    if not extended.parent_id or extended.product not in ("", EXTENDED_ACCESS):
+        return  # add-ons (sms_alerts) end quietly
     until = date.fromisoformat(extended.valid_until)
     for older in session.scalars(
         select(AccessReminder).where(
@@ -378,16 +449,14 @@ def queue_due_reminders(database: Database, contacts: ContactsLookup, today: dat
             if reminder.valid_until < today:
                 continue  # it ended already: nothing to remind of
             student = contacts(reminder.student_id)
-            phones = dict(student.parents)
+            phones = {person.user_id: person.phone for person in student.parents}
             if reminder.parent_id not in phones:
                 continue
             settings = settings_of(session, reminder.parent_id)
             phone = settings.phone or phones[reminder.parent_id]
             if not (settings.wants("access_expiring") and phone):
                 continue
-            text = texts.render(
-                "access_expiring", student=f"{student.first_name} {student.last_name}", date=reminder.valid_until.strftime("%d.%m.%Y")
-            )
+            text = render(session, reminder.school_id, "access_expiring", student=student.name, date=reminder.valid_until.strftime("%d.%m.%Y"))
             session.add(
                 Sms(
                     id=str(uuid.uuid4()), school_id=reminder.school_id, source_event_id=reminder.id, kind="access_expiring",

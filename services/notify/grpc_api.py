@@ -14,7 +14,7 @@ from platform_kit.errors import InvalidArgument, NotFound, PermissionDenied, Una
 from services.notify import rules
 from services.notify.alerts import record_delivery_report, sent_log, settings_of
 from services.notify.providers.twilio import verify_twilio_signature
-from services.notify.orm import Preference
+from services.notify.orm import Preference, SchoolSmsSettings
 
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 
@@ -30,9 +30,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         self.twilio_auth_token = twilio_auth_token
 
     def ListSentLog(self, request, context):
-        caller = current_principal()
-        if "school_admin" not in caller.roles:
-            raise PermissionDenied("dziennik SMS szkoły widzi sekretariat")
+        caller = _secretary()
         today = school_today()
         start = parse_day(getattr(request, "from"), "from") if getattr(request, "from") else today - timedelta(days=30)
         end = parse_day(request.to, "to") if request.to else today
@@ -46,6 +44,20 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
             sent_parts=sum(r.parts for r in rows if r.status == "sent"),
             failed=sum(1 for r in rows if r.status == "failed"),
         )
+
+    def GetSchoolSmsSettings(self, request, context):
+        caller = _secretary()
+        with self.database.transaction() as session:
+            row = session.get(SchoolSmsSettings, caller.school_id)
+            return pb.SchoolSmsSettings(polish_characters=bool(row and row.polish_characters))
+
+    def UpdateSchoolSmsSettings(self, request, context):
+        caller = _secretary()
+        with self.database.transaction() as session:
+            row = session.get(SchoolSmsSettings, caller.school_id) or SchoolSmsSettings(school_id=caller.school_id)
+            row.polish_characters, row.updated_at = request.polish_characters, utcnow()
+            session.add(row)
+        return pb.SchoolSmsSettings(polish_characters=request.polish_characters)
 
     def RecordDeliveryReport(self, request, context):
         params = dict(request.params)
@@ -81,6 +93,14 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
             row.quiet_from, row.quiet_to, row.updated_at = settings.quiet_from, settings.quiet_to, utcnow()
             session.add(row)
         return _message(settings)
+
+
+def _secretary():
+    """The caller, who must be the secretary (school admin) of a school."""
+    caller = current_principal()
+    if "school_admin" not in caller.roles or not caller.school_id:
+        raise PermissionDenied("SMS szkoły prowadzi sekretariat")
+    return caller
 
 
 def _midnight(day: date) -> datetime:

@@ -75,3 +75,13 @@ class AccessReminder(Base):
     valid_until: Mapped[date] = mapped_column(Date)
     remind_on: Mapped[date] = mapped_column(Date, index=True)
     queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class SchoolSmsSettings(Base):
+    """A school's choices for its SMS: full Polish characters (UCS-2, more parts) or transliterated."""
+
+    __tablename__ = "school_sms_settings"
+
+    school_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    polish_characters: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

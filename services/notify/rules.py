@@ -15,6 +15,7 @@ EVENTS = (
     "absence_recorded",
     "excuse_decided",
     "message_received",
+    "announcement_published",
     "access_extended",
     "access_expiring",
 )

@@ -20,15 +20,18 @@ from platform_kit.service import Runtime, ServiceDefinition
 from services.notify.alerts import (
     ACCESS_EXTENDED,
     ABSENCE_RECORDED,
+    ANNOUNCEMENT_PUBLISHED,
     EXCUSE_DECIDED,
     GRADE_CHANGED,
     GRADE_RECORDED,
     MESSAGE_SENT,
     TERM_GRADE_SET,
+    Contact,
     Dispatcher,
     StudentContacts,
     on_access_extended,
     plan_absence_alerts,
+    plan_announcement_alerts,
     plan_excuse_alerts,
     plan_grade_alerts,
     plan_grade_change_alerts,
@@ -74,16 +77,40 @@ class NotifySettings(ServiceSettings):
     reminder_interval_seconds: float = Field(600.0, gt=0, le=86400)
 
 
+STAFF_ROLES = {identity_pb2.ROLE_SCHOOL_ADMIN, identity_pb2.ROLE_PRINCIPAL, identity_pb2.ROLE_TEACHER, identity_pb2.ROLE_SUPERADMIN}
+
+
+def _contact(contact) -> Contact:
+    return Contact(contact.user_id, contact.phone, contact.sms_allowed)
+
+
+def _student_contacts(answer) -> StudentContacts:
+    return StudentContacts(answer.first_name, answer.last_name, [_contact(p) for p in answer.parents], _contact(answer.student) if answer.student.user_id else None)
+
+
 class IdentityContacts:
-    """Asks identity for a student's name and parents' phones."""
+    """Asks identity for students' names, their parents' phones and whom the school's access
+    policy allows SMS alerts."""
 
     def __init__(self, channel, service_token: str) -> None:
         self.stub = identity_pb2_grpc.IdentityServiceStub(channel)
         self.metadata = service_metadata(service_token)
 
     def __call__(self, student_id: str) -> StudentContacts:
-        answer = self.stub.GetStudentContacts(identity_pb2.GetStudentContactsRequest(student_id=student_id), metadata=self.metadata)
-        return StudentContacts(answer.first_name, answer.last_name, [(p.user_id, p.phone) for p in answer.parents])
+        return _student_contacts(self.stub.GetStudentContacts(identity_pb2.GetStudentContactsRequest(student_id=student_id), metadata=self.metadata))
+
+    def roster(self, school_id: str, class_ids: list[str]) -> list[StudentContacts]:
+        answer = self.stub.ListStudentContacts(identity_pb2.ListStudentContactsRequest(school_id=school_id, class_ids=class_ids), metadata=self.metadata)
+        return [_student_contacts(student) for student in answer.students]
+
+    def sms_allowed(self, user_id: str) -> bool:
+        """Staff always (the school's own business); a student or parent if the school's policy
+        allows them SMS about themself or any of their children."""
+        facts = self.stub.GetAuthorizationFacts(identity_pb2.GetAuthorizationFactsRequest(user_id=user_id), metadata=self.metadata)
+        if STAFF_ROLES & set(facts.roles):
+            return True
+        students = ([user_id] if identity_pb2.ROLE_STUDENT in facts.roles else []) + list(facts.children)
+        return any(person.user_id == user_id and person.sms_allowed for student_id in students for person in self(student_id).people())
 
 
 def provider_for(settings: NotifySettings):
@@ -116,7 +143,8 @@ def consumers(runtime: Runtime) -> list[Consumer]:
                 Subscription(TERM_GRADE_SET, lambda session, event: plan_term_grade_alerts(session, event, contacts)),
                 Subscription(EXCUSE_DECIDED, lambda session, event: plan_excuse_alerts(session, event, contacts)),
                 Subscription(ACCESS_EXTENDED, lambda session, event: on_access_extended(session, event, contacts, runtime.settings.reminder_days)),
-                Subscription(MESSAGE_SENT, lambda session, event: plan_message_alert(session, event)),
+                Subscription(MESSAGE_SENT, lambda session, event: plan_message_alert(session, event, contacts.sms_allowed)),
+                Subscription(ANNOUNCEMENT_PUBLISHED, lambda session, event: plan_announcement_alerts(session, event, contacts.roster)),
             ],
             retry_delays_ms=tuple(runtime.settings.retry_delays_ms),
             after_commit=dispatcher(runtime).wake.set,

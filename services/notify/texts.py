@@ -21,6 +21,9 @@ TEMPLATES = {
     "excuse_decided": "Dziennik: usprawiedliwienie nieobecności {student} zostało {decision}.",
     "message_received": "Dziennik: nowa wiadomość od {sender}: {subject}",
     "access_extended": "Dziennik: dziękujemy! Dostęp rozszerzony dla {student} jest aktywny do {date}.",
+    "access_extended.sms_alerts": "Dziennik: dziękujemy! Powiadomienia SMS o {student} są aktywne do {date}.",
+    # {students}: the first names of the person's children the announcement concerns.
+    "announcement_published": "Dziennik: ogłoszenie szkoły ({students}): „{title}”. Szczegóły w dzienniku.",
     "access_expiring": "Dziennik: dostęp rozszerzony dla {student} kończy się {date}. Przedłużysz go w zakładce Płatności.",
 }
 

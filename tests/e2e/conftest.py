@@ -81,6 +81,27 @@ class System:
             self._tokens[person.login] = self.sign_in(person)["access_token"]
         return {"Authorization": f"Bearer {self._tokens[person.login]}"}
 
+    def buy_sms_alerts(self, parent: Person, secretary: Person, *students: Person) -> None:
+        """The parent orders the sms_alerts add-on for each child and pays cash at the office;
+        returns once identity has applied it (billing -> PaymentSettled -> identity)."""
+        from tests.conftest import wait_for
+
+        for student in students:
+            order = requests.post(
+                f"{self.url}/api/v1/billing/orders", json={"product": "sms_alerts", "student_id": student.id, "channel": "cash"}, headers=self.headers(parent), timeout=10
+            )
+            assert order.status_code == 201, order.text
+            paid = requests.post(
+                f"{self.url}/api/v1/billing/orders/{order.json()['id']}/cash-payment", json={"amount": order.json()["amount"]}, headers=self.headers(secretary), timeout=10
+            )
+            assert paid.status_code == 200, paid.text
+
+        def allowed() -> bool:
+            me = requests.get(f"{self.url}/api/v1/me", headers=self.headers(parent), timeout=10).json()
+            return {s.id for s in students} <= {c["student_id"] for c in me["children"] if c["sms_alerts"]["allowed"]}
+
+        wait_for(allowed, timeout=30, interval=0.3, message="the sms_alerts add-on applied by identity")
+
     def publish(self, routing_key: str, message, message_id: str) -> None:
         """Put an event on the bus as its producer's relay would."""
         import pika

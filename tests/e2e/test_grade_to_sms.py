@@ -30,6 +30,7 @@ def school(system):
     parent = seeder.person(office, school_id, "parent", "Anna", "Żółkiewska", password, phone="+48601234567", children=(student,))
     subject_id = seeder.subject(office, "Matematyka")
     seeder.assign(office, teacher, class_id, subject_id)
+    system.buy_sms_alerts(parent, secretary, student)  # SMS alerts are an add-on the parent pays for
     turned_on = requests.put(
         f"{system.url}/api/v1/me/notification-settings",
         json={"sms_enabled": True, "phone": "", "events": ["grade_recorded", "absence_recorded"], "quiet_hours": None},

@@ -30,7 +30,8 @@ def sms_to(system, phone: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def family(system):
-    """Two siblings in 6A with one mother (one phone); a teacher of maths who is homeroom teacher."""
+    """Two siblings in 6A with one mother (one phone) who bought SMS alerts for both; a classmate
+    whose father did not; a teacher of maths who is homeroom teacher."""
     seeder = system.seeder()
     operator = seeder.sign_in(system.operator)
     school_id = seeder.school(operator, f"Szkoła SMS {uuid.uuid4().hex[:6]}", policy="statutory")
@@ -43,12 +44,19 @@ def family(system):
     kids = [seeder.person(office, school_id, "student", first, "Żak", PASSWORD, class_id=class_id) for first in ("Zosia", "Staś")]
     phone = f"+48600{uuid.uuid4().int % 1_000_000:06d}"
     mother = seeder.person(office, school_id, "parent", "Maria", "Żak", PASSWORD, phone=phone, children=tuple(kids))
+    system.buy_sms_alerts(mother, secretary, *kids)
+    classmate = seeder.person(office, school_id, "student", "Jan", "Nowak", PASSWORD, class_id=class_id)
+    unpaid_phone = f"+48601{uuid.uuid4().int % 1_000_000:06d}"
+    father = seeder.person(office, school_id, "parent", "Piotr", "Nowak", PASSWORD, phone=unpaid_phone, children=(classmate,))
     admin = system.headers(secretary)
     timetable = {"school_year": "2026/2027", "valid_from": (LAST_MONDAY - timedelta(days=7)).isoformat(),
                  "entries": [{"weekday": 1, "lesson_no": n, "subject_id": maths, "teacher_id": teacher.id} for n in (1, 2, 3)]}
     assert api(system, "PUT", f"/classes/{class_id}/timetable", admin, json=timetable).status_code == 200
     lessons = api(system, "GET", f"/classes/{class_id}/timetable", admin, params={"day": LAST_MONDAY.isoformat()}).json()["lessons"]
-    return {"kids": kids, "phone": phone, "mother": system.headers(mother), "teacher": system.headers(teacher), "lessons": lessons, "maths": maths, "office": admin}
+    return {
+        "kids": kids, "phone": phone, "mother": system.headers(mother), "teacher": system.headers(teacher), "lessons": lessons, "maths": maths, "office": admin,
+        "class_id": class_id, "classmate": classmate, "father": system.headers(father), "unpaid_phone": unpaid_phone,
+    }
 
 
 def settings(system, who: dict, **changes) -> requests.Response:
@@ -131,3 +139,42 @@ def test_a_parent_is_reminded_once_before_extended_access_ends(system, family):
     time.sleep(3)
     [reminder] = reminders()
     assert reminder["message"].startswith("Dziennik: dostep rozszerzony dla Zosia Zak konczy sie ")
+
+
+def test_a_class_announcement_reaches_the_mother_once_naming_both_children_and_not_the_unpaid_father(system, family):
+    assert settings(system, family["mother"], events=["announcement_published"]).status_code == 200
+    assert settings(system, family["father"], events=["announcement_published", "grade_recorded"]).status_code == 200
+    posted = api(system, "POST", "/announcements", family["office"], json={"title": "Wycieczka do Torunia", "body": "W piątek o 8:00 spod szkoły.", "class_ids": [family["class_id"]]})
+    assert posted.status_code == 201, posted.text
+
+    def announcements():
+        return [m for m in sms_to(system, family["phone"]) if "ogloszenie" in m["message"]]
+
+    wait_for(announcements, timeout=30, interval=0.3, message="the announcement SMS")
+    assert api(system, "POST", "/grades", family["teacher"], json={"student_id": family["classmate"].id, "subject_id": family["maths"], "value": "3"}).status_code == 201
+    time.sleep(3)
+    [sms] = announcements()
+    assert sms["message"] == 'Dziennik: ogloszenie szkoly (Stas, Zosia): "Wycieczka do Torunia". Szczegoly w dzienniku.'
+    assert sms_to(system, family["unpaid_phone"]) == []  # turned on, but the school's policy needs the add-on
+    me = api(system, "GET", "/me", family["father"]).json()
+    assert me["children"][0]["sms_alerts"] == {"allowed": False, "add_on_valid_until": None}
+
+
+def test_a_student_who_opts_in_gets_their_own_alert_in_polish_when_the_school_chooses_it(system, family):
+    zosia = family["kids"][0]
+    own_phone = f"+48602{uuid.uuid4().int % 1_000_000:06d}"
+    body = {"sms_enabled": True, "phone": own_phone, "events": ["grade_recorded"], "quiet_hours": None}
+    assert api(system, "PUT", "/me/notification-settings", system.headers(zosia), json=body).status_code == 200
+    assert api(system, "PUT", "/notify/school-settings", family["mother"], json={"polish_characters": True}).status_code == 403
+    assert api(system, "PUT", "/notify/school-settings", family["office"], json={"polish_characters": "yes"}).status_code == 400
+    assert api(system, "GET", "/notify/school-settings", family["office"]).json() == {"polish_characters": False}
+    chosen = api(system, "PUT", "/notify/school-settings", family["office"], json={"polish_characters": True})
+    assert chosen.status_code == 200 and chosen.json() == {"polish_characters": True}
+    try:
+        assert api(system, "POST", "/grades", family["teacher"], json={"student_id": zosia.id, "subject_id": family["maths"], "value": "5"}).status_code == 201
+        wait_for(lambda: sms_to(system, own_phone), timeout=30, interval=0.3, message="the student's own SMS")
+        time.sleep(2)
+        [sms] = sms_to(system, own_phone)
+        assert sms["message"] == "Dziennik: Zosia Żak otrzymał(a) ocenę 5 z przedmiotu Matematyka." and sms["parts"] == 1
+    finally:
+        api(system, "PUT", "/notify/school-settings", family["office"], json={"polish_characters": False})

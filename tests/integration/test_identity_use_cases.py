@@ -18,7 +18,7 @@ from sqlalchemy import func, select, text
 
 from dziennik.billing.v1.events_pb2 import PaymentSettled
 from dziennik.identity.v1.events_pb2 import AccessExtended
-from platform_kit.auth import Principal
+from platform_kit.auth import SERVICE, Principal
 from platform_kit.bus import Event
 from platform_kit.bus.amqp import EVENTS_EXCHANGE, declare_consumer_queues
 from platform_kit.bus.consumer import Consumer, Subscription
@@ -584,7 +584,7 @@ def family(sessions, administration, policy: str = "brochure") -> dict:
     student = administration.create_user(admin, role="student", first_name="Ola", last_name="Nowak", class_id=class_id).user
     parent = administration.create_user(admin, role="parent", first_name="Ewa", last_name="Nowak", children=[student.id]).user
     stranger = administration.create_user(admin, role="parent", first_name="Jan", last_name="Obcy").user
-    return {"school": school_id, "student": student, "parent": parent, "stranger": stranger}
+    return {"school": school_id, "admin": admin, "student": student, "parent": parent, "stranger": stranger}
 
 
 def payment(f: dict, *, product: str = "extended_access", event_id: str | None = None) -> Event:
@@ -687,14 +687,46 @@ def test_a_statutory_school_keeps_grades_free_and_sms_alerts_paid(sessions, admi
         directory.check_access(principal_of(f["stranger"]), f["student"].id, "grades")
 
 
-def test_a_payment_for_another_product_changes_no_access(sessions, administration, directory, database):
+def test_an_sms_alerts_add_on_allows_sms_but_opens_no_register_data(sessions, administration, directory, database):
     f = family(sessions, administration)
+    parent = principal_of(f["parent"])
+    service = SERVICE
+    assert directory.student_contacts(service, f["student"].id).sms_allowed == frozenset()  # brochure: SMS is an add-on
     with database.transaction() as session:
         directory.on_payment_settled(session, payment(f, product="sms_alerts"))
     assert entitlements(database) == {}
-    assert access_extended_events(database) == []
     with pytest.raises(ExtendedAccessRequired):
-        directory.check_access(principal_of(f["parent"]), f["student"].id, "grades")
+        directory.check_access(parent, f["student"].id, "grades")
+    assert directory.check_access(parent, f["student"].id, "sms_alerts").extended is False  # allowed, and no extended access
+    assert directory.student_contacts(service, f["student"].id).sms_allowed == {f["parent"].id, f["student"].id}
+    [event] = access_extended_events(database)
+    assert event.product == "sms_alerts" and event.valid_until == one_year_from_today().isoformat()
+
+
+def test_under_the_statutory_policy_extended_access_allows_sms_for_the_holder_only(sessions, administration, directory, database):
+    f = family(sessions, administration, policy="statutory")
+    second = administration.create_user(f["admin"], role="parent", first_name="Adam", last_name="Nowak", children=[f["student"].id]).user
+    with database.transaction() as session:
+        directory.on_payment_settled(session, payment(f))
+    service = SERVICE
+    sheet = directory.student_contacts(service, f["student"].id)
+    assert sheet.sms_allowed == {f["parent"].id, f["student"].id}  # the other parent did not pay
+    assert {p.id for p in sheet.parents} == {f["parent"].id, second.id}
+
+
+def test_the_contacts_of_a_schools_classes_come_in_one_answer_for_services_only(sessions, administration, directory):
+    f = family(sessions, administration)
+    admin = f["admin"]
+    other_class = administration.create_class(admin, "2B", YEAR)
+    other = administration.create_user(admin, role="student", first_name="Piotr", last_name="Zięba", class_id=other_class).user
+    service = SERVICE
+    everyone = directory.list_student_contacts(service, f["school"], [])
+    assert [s.student.id for s in everyone] == [f["student"].id, other.id]
+    assert [p.id for p in everyone[0].parents] == [f["parent"].id] and everyone[0].klass.name == "1A"
+    only_2b = directory.list_student_contacts(service, f["school"], [other_class])
+    assert [(s.student.id, s.klass.name, s.parents) for s in only_2b] == [(other.id, "2B", [])]
+    with pytest.raises(NotFound):
+        directory.list_student_contacts(admin, f["school"], [])
 
 
 def consumed(queue: str, outcome: str) -> float:

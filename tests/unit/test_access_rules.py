@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from services.identity.access import DEFAULT_POLICY, FEATURES, PRESETS, add_months, extended_until, is_extended
+from services.identity.access import DEFAULT_POLICY, FEATURES, PRESETS, add_months, extended_until, is_extended, sms_allowed
 
 # -- add_months ------------------------------------------------------------------------------------
 
@@ -112,3 +112,18 @@ def test_presets_name_only_known_features_and_the_default_is_the_brochure():
     assert DEFAULT_POLICY == "brochure"
     for features in PRESETS.values():
         assert set(features) <= set(FEATURES)
+
+
+@pytest.mark.parametrize(
+    ("policy", "extended", "add_on", "allowed"),
+    [
+        ("brochure", False, False, False),
+        ("brochure", True, False, False),  # extended access is for grades and attendance, SMS is an add-on
+        ("brochure", False, True, True),
+        ("statutory", False, False, False),
+        ("statutory", True, False, True),  # the statutory school reserves extended access for SMS
+        ("statutory", False, True, True),  # the add-on alone is enough everywhere
+    ],
+)
+def test_sms_alerts_follow_the_schools_policy(policy, extended, add_on, allowed):
+    assert sms_allowed(PRESETS[policy], extended, add_on) is allowed

@@ -28,7 +28,7 @@ def database(tmp_path):
 
 
 def contacts(student_id: str) -> alerts.StudentContacts:
-    return alerts.StudentContacts("Zosia", "Żak", [("mum", ""), ("dad", "+48600100299")])
+    return alerts.StudentContacts("Zosia", "Żak", [alerts.Contact("mum", ""), alerts.Contact("dad", "+48600100299")])
 
 
 def plan(database, planner, message) -> list[Sms]:
@@ -99,11 +99,13 @@ def test_a_new_message_alerts_a_recipient_who_asked_for_it_at_their_own_number(d
     with database.transaction() as session:
         session.get(Preference, "mum").events = ["message_received"]
     message = messaging_events.MessageSent(message_id="m", school_id="s", sender_name="Ola Polonistka", recipient_id="mum", subject="Wycieczka do Krakowa w przyszły czwartek i piątek")
-    [sms] = plan(database, lambda session, event, _contacts: alerts.plan_message_alert(session, event), message)
+    [sms] = plan(database, lambda session, event, _contacts: alerts.plan_message_alert(session, event, lambda user_id: True), message)
     assert sms.body == "Dziennik: nowa wiadomosc od Ola Polonistka: Wycieczka do Krakowa w przyszly czwar..."
     assert (sms.phone, sms.encoding, sms.parts) == ("+48600100200", "GSM-7", 1)
     other = messaging_events.MessageSent(message_id="m2", school_id="s", sender_name="X", recipient_id="dad", subject="Y")
-    assert len(plan(database, lambda session, event, _contacts: alerts.plan_message_alert(session, event), other)) == 1  # dad did not ask: no second SMS
+    assert len(plan(database, lambda session, event, _contacts: alerts.plan_message_alert(session, event, lambda user_id: True), other)) == 1  # dad did not ask: no second SMS
+    third = messaging_events.MessageSent(message_id="m3", school_id="s", sender_name="X", recipient_id="mum", subject="Z")
+    assert len(plan(database, lambda session, event, _contacts: alerts.plan_message_alert(session, event, lambda user_id: False), third)) == 1  # policy says no
 
 
 def test_the_paying_parent_is_thanked_and_reminded_later(database):
@@ -116,3 +118,112 @@ def test_the_paying_parent_is_thanked_and_reminded_later(database):
     with database.transaction() as session:
         [reminder] = session.scalars(select(AccessReminder)).all()
     assert reminder.remind_on.isoformat() == "2027-11-19"
+
+
+# -- the school's access policy, students who opt in, announcements, the school's character choice ----
+
+
+def grade_event(student_id: str = "kid") -> gradebook_events.GradeRecorded:
+    context = gradebook_events.GradeContext(school_id="s", student_id=student_id, student_first_name="Zosia", student_last_name="Żak", subject_name="Matematyka")
+    return gradebook_events.GradeRecorded(grade_id="g", student_id=student_id, subject_name="Matematyka", value="5", context=context)
+
+
+def plan_with(database, planner, message, lookup) -> list[Sms]:
+    with database.transaction() as session:
+        planner(session, Event(event_id=str(uuid.uuid4()), type="t", message=message), lookup)
+    with database.transaction() as session:
+        return list(session.scalars(select(Sms).order_by(Sms.recipient_user_id)))
+
+
+def test_a_parent_the_policy_does_not_allow_sms_gets_none_however_they_set_it(database):
+    def lookup(student_id):
+        return alerts.StudentContacts("Zosia", "Żak", [alerts.Contact("mum", "", sms_allowed=False), alerts.Contact("dad", "+48600100299", sms_allowed=False)])
+
+    assert plan_with(database, alerts.plan_grade_alerts, grade_event(), lookup) == []
+
+
+def test_a_student_who_opted_in_gets_their_own_alert_and_one_who_did_not_gets_none(database):
+    with database.transaction() as session:
+        session.add(Preference(user_id="kid", sms_enabled=True, phone="+48600100777", events=["grade_recorded"], updated_at=utcnow()))
+
+    def lookup(student_id):
+        return alerts.StudentContacts("Zosia", "Żak", [alerts.Contact("dad", "+48600100299")], alerts.Contact("kid", ""))
+
+    sent = plan_with(database, alerts.plan_grade_alerts, grade_event(), lookup)
+    assert [(s.recipient_user_id, s.phone) for s in sent] == [("dad", "+48600100201"), ("kid", "+48600100777")]
+    with database.transaction() as session:
+        session.get(Preference, "kid").sms_enabled = False
+    assert len(plan_with(database, alerts.plan_grade_alerts, grade_event(), lookup)) == 3  # dad again, the student not
+
+
+def announcement_roster(school_id, class_ids):
+    assert (school_id, class_ids) == ("s", ["3a", "1b"])
+    mum_and_dad = [alerts.Contact("mum", ""), alerts.Contact("dad", "", sms_allowed=False)]
+    return [
+        alerts.StudentContacts("Zosia", "Żak", mum_and_dad, alerts.Contact("kid", "")),
+        alerts.StudentContacts("Staś", "Żak", [alerts.Contact("mum", ""), alerts.Contact("dad", "", sms_allowed=True)], alerts.Contact("kid2", "")),
+        alerts.StudentContacts("Ola", "Nowak", [alerts.Contact("other", "+48600100300")]),
+    ]
+
+
+def test_an_announcement_reaches_each_opted_in_parent_once_naming_their_children(database):
+    from dziennik.messaging.v1 import events_pb2 as messaging_events
+
+    with database.transaction() as session:
+        session.get(Preference, "mum").events = ["announcement_published"]
+        session.get(Preference, "dad").events = ["announcement_published"]
+    published = messaging_events.AnnouncementPublished(announcement_id="a", school_id="s", title="Zebranie z rodzicami we wtorek o 17:00 w auli szkoły podstawowej nr 1", class_ids=["3a", "1b"])
+    sent = plan_with(database, alerts.plan_announcement_alerts, published, announcement_roster)
+    # dad: allowed for Staś (paid for one child), so one SMS; "other" did not turn announcements on
+    assert [s.recipient_user_id for s in sent] == ["dad", "mum"]
+    assert {s.body for s in sent} == {'Dziennik: ogloszenie szkoly (Stas, Zosia): "Zebranie z rodzicami we wtorek o 17:00 w auli szkoly pods...". Szczegoly w dzienniku.'}
+    assert all(s.parts == 1 and s.kind == "announcement_published" for s in sent)
+
+
+def test_a_school_that_chose_polish_characters_gets_them_counted_in_ucs2_parts(database):
+    from services.notify.orm import SchoolSmsSettings
+
+    def lookup(student_id):
+        return alerts.StudentContacts("Zosia", "Żak", [alerts.Contact("dad", "+48600100299")])
+
+    with database.transaction() as session:
+        session.add(SchoolSmsSettings(school_id="s", polish_characters=True, updated_at=utcnow()))
+    [sms] = plan_with(database, alerts.plan_grade_alerts, grade_event(), lookup)
+    assert sms.body == "Dziennik: Zosia Żak otrzymał(a) ocenę 5 z przedmiotu Matematyka." and (sms.encoding, sms.parts) == ("UCS-2", 1)
+
+
+def test_an_sms_alerts_add_on_thanks_for_sms_and_schedules_no_access_reminder(database):
+    from dziennik.identity.v1 import events_pb2 as identity_events
+    from services.notify.orm import AccessReminder
+
+    with database.transaction() as session:
+        session.get(Preference, "mum").events = ["access_extended"]
+    add_on = identity_events.AccessExtended(school_id="s", parent_id="mum", student_id="kid", valid_until="2027-12-03", product="sms_alerts")
+    [sms] = plan(database, lambda session, event, lookup: alerts.on_access_extended(session, event, lookup, 14), add_on)
+    assert sms.body == "Dziennik: dziekujemy! Powiadomienia SMS o Zosia Zak sa aktywne do 03.12.2027."
+    with database.transaction() as session:
+        assert session.scalars(select(AccessReminder)).all() == []
+
+
+def absence(student_id: str, first: str, lessons: dict[int, str]) -> attendance_events.AbsenceRecorded:
+    student = attendance_events.StudentContext(school_id="s", student_id=student_id, student_first_name=first, student_last_name="Żak")
+    return attendance_events.AbsenceRecorded(
+        student=student, date="2026-12-07", lessons=[attendance_events.AbsentLesson(lesson_id=f"l{n}", lesson_no=n, subject_name=name) for n, name in lessons.items()]
+    )
+
+
+def test_siblings_absent_on_one_day_make_one_sms_for_the_shared_phone(database):
+    from datetime import timedelta
+
+    with database.transaction() as session:
+        session.get(Preference, "mum").events = ["absence_recorded"]
+
+    def lookup(student_id):
+        return alerts.StudentContacts("?", "Żak", [alerts.Contact("mum", "")])
+
+    planner = lambda session, event, contacts: alerts.plan_absence_alerts(session, event, contacts, timedelta(minutes=30))  # noqa: E731
+    plan_with(database, planner, absence("kid", "Zosia", {1: "Matematyka"}), lookup)
+    plan_with(database, planner, absence("kid", "Zosia", {1: "Matematyka", 2: "Fizyka"}), lookup)
+    [sms] = plan_with(database, planner, absence("kid2", "Staś", {3: "WF"}), lookup)
+    assert sms.body == "Dziennik: nieobecnosc 07.12: Stas Zak - lekcja 3 (WF); Zosia Zak - lekcje 1 (Matematyka), 2 (Fizyka)."
+    assert sms.status == "queued" and sms.send_after.replace(tzinfo=None) > utcnow().replace(tzinfo=None) + timedelta(minutes=29)  # waits for the day's other lessons
