@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(shell find protos -name '*.proto')
 GEN_STAMP := gen/.generated
 
-.PHONY: run test test-unit test-integration test-e2e protos venv migrate clean
+.PHONY: run test test-unit test-integration test-e2e test-faults protos venv migrate clean
 
 venv: $(STAMP)
 
@@ -40,8 +40,10 @@ run: protos
 	$(MAKE) --no-print-directory migrate
 	$(BIN)/honcho start -f Procfile
 
+# Everything; the fault suite runs on its own afterwards (it stops RabbitMQ, which nothing else may see).
 test: protos
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --ignore=tests/faults
+	$(BIN)/python -m pytest tests/faults
 
 test-unit: protos
 	$(BIN)/python -m pytest tests/unit
@@ -51,6 +53,10 @@ test-integration: protos
 
 test-e2e: protos
 	$(BIN)/python -m pytest tests/e2e
+
+# The whole system under load while its parts fail; writes docs/reliability.md.
+test-faults: protos
+	$(BIN)/python -m pytest tests/faults
 
 clean:
 	rm -rf gen $(VENV) var

@@ -35,7 +35,7 @@ class Backends:
                 channel = self._channels.get(service)
                 if channel is None:
                     channel = self._channels[service] = open_channel(
-                        self.settings.grpc_target(service), deadline_seconds=self.settings.grpc_deadline_seconds
+                        self.settings.grpc_target(service), deadline_seconds=self.settings.grpc_deadline_seconds, service=service
                     )
         return channel
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import collections
+import importlib
+import json
 
 import grpc
 
@@ -34,13 +36,35 @@ class _CallDefaults(grpc.UnaryUnaryClientInterceptor):
         )
 
 
-def open_channel(target: str, *, deadline_seconds: float = 5.0) -> grpc.Channel:
+# Reads are safe to send again: a call cut off by a backend dying mid-request is retried (within
+# the same deadline), while a write is never resent by the channel, so it is never applied twice.
+READ_PREFIXES = ("Get", "List", "Check")
+RETRY_POLICY = {"maxAttempts": 3, "initialBackoff": "0.1s", "maxBackoff": "1s", "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}
+
+
+def read_methods(service: str) -> list[tuple[str, str]]:
+    """(full service name, method) of every read of our `service` (dziennik.<service>.v1)."""
+    module = importlib.import_module(f"dziennik.{service}.v1.{service}_pb2")
+    return [(s.full_name, m.name) for s in module.DESCRIPTOR.services_by_name.values() for m in s.methods if m.name.startswith(READ_PREFIXES)]
+
+
+def retry_config(service: str | None) -> str:
+    """A gRPC service config retrying the service's reads on UNAVAILABLE; "" for none."""
+    methods = read_methods(service) if service else []
+    if not methods:
+        return ""
+    names = [{"service": full_name, "method": method} for full_name, method in methods]
+    return json.dumps({"methodConfig": [{"name": names, "retryPolicy": RETRY_POLICY}]})
+
+
+def open_channel(target: str, *, deadline_seconds: float = 5.0, service: str | None = None) -> grpc.Channel:
     """A channel to `target` whose calls always carry a deadline (`deadline_seconds` unless the
     caller sets a shorter or longer `timeout=`), wait for the backend within it, and carry the
-    current correlation id."""
+    current correlation id. Naming the `service` (identity, gradebook, …) retries its reads."""
+    config = retry_config(service)
     channel = grpc.insecure_channel(
         target,
-        options=[
+        options=[("grpc.service_config", config)] * bool(config) + [
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.keepalive_timeout_ms", 5_000),
             ("grpc.enable_retries", 1),

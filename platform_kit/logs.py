@@ -32,5 +32,6 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # pika logs every reconnect attempt at INFO/WARNING with tracebacks; ours say it once.
-    logging.getLogger("pika").setLevel(logging.ERROR)
+    # pika logs every failed reconnect attempt at ERROR with tracebacks; our relay and consumers
+    # report the broker being away themselves, once per attempt, as a warning.
+    logging.getLogger("pika").setLevel(logging.CRITICAL)

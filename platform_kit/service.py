@@ -21,7 +21,7 @@ from functools import cached_property
 from pathlib import Path
 
 from platform_kit.auth import TokenVerifier
-from platform_kit.bus.amqp import Publisher, connect
+from platform_kit.bus.amqp import Publisher
 from platform_kit.bus.consumer import Consumer
 from platform_kit.bus.relay import OutboxRelay
 from platform_kit.config import ConfigError, ServiceSettings, load_settings
@@ -49,7 +49,7 @@ class Runtime:
     def channel(self, service: str):
         if service not in self._channels:
             self._channels[service] = open_channel(
-                self.settings.grpc_target(service), deadline_seconds=self.settings.grpc_deadline_seconds
+                self.settings.grpc_target(service), deadline_seconds=self.settings.grpc_deadline_seconds, service=service
             )
         return self._channels[service]
 
@@ -60,9 +60,6 @@ class Runtime:
 
     def check_database(self) -> None:
         self.database.ping()
-
-    def check_broker(self) -> None:
-        connect(self.settings.amqp_url, f"{self.name}-readiness").close()
 
 
 def _jwks_from_identity(runtime: Runtime) -> str:
@@ -115,7 +112,9 @@ def serve(definition: ServiceDefinition, runtime: Runtime, stop: threading.Event
     )
     server.start()
     log.info("%s answers gRPC on port %d", definition.name, port)
-    probe = ReadinessProbe(health_servicer, [r.full_name for r in registrations], [runtime.check_database, runtime.check_broker])
+    # Ready when the database answers. Not the broker: a server writes events to its outbox, so it
+    # keeps taking requests while RabbitMQ is away (the relay catches up afterwards).
+    probe = ReadinessProbe(health_servicer, [r.full_name for r in registrations], [runtime.check_database])
     threading.Thread(target=probe.run, args=(stop,), daemon=True, name="readiness").start()
     stop.wait()
     # Tell load balancers first, then finish what is in flight.

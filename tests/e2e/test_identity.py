@@ -12,7 +12,7 @@ import requests
 
 from dziennik.billing.v1.events_pb2 import PaymentSettled
 from tests.conftest import wait_for
-from tests.e2e.conftest import fresh_address
+from tests.system import fresh_address
 from tools.seed import Person
 
 pytestmark = pytest.mark.e2e

@@ -1,5 +1,5 @@
 """A service process as Kubernetes or `make run` starts it: it migrates its own database,
-answers gRPC health (liveness at once, readiness once database and broker answer), and stops
+answers gRPC health (liveness at once, readiness once the database answers), and stops
 cleanly on SIGTERM."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.conftest import wait_for
-from tests.e2e.conftest import free_port
+from tests.system import free_port
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

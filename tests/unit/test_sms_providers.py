@@ -13,29 +13,14 @@ from werkzeug.serving import make_server
 from services.notify.providers import ProviderError
 from services.notify.providers.smsapi import SmsApiProvider
 from services.notify.providers.twilio import TwilioProvider, twilio_signature, verify_twilio_signature
+from tests.fakes.smsapi import FakeSmsApi
 
 
 @pytest.fixture
-def fake_smsapi() -> Iterator[tuple[str, dict]]:
-    app = Flask("fake-smsapi")
-    state = {"seen_idx": set(), "fail_with": None, "received": []}
-
-    @app.post("/sms.do")
-    def sms_do():
-        if request.headers.get("Authorization") != "Bearer token-1":
-            return {"error": 101, "message": "Authorization failed"}, 401
-        if state["fail_with"]:
-            return "Internal error", state["fail_with"]
-        form = request.form
-        state["received"].append(dict(form))
-        if not form.get("to", "").isdigit() or len(form["to"]) < 9:
-            return {"error": 13, "message": "No correct phone numbers"}, 200  # an error with HTTP 200
-        if form.get("check_idx") == "1" and form.get("idx") in state["seen_idx"]:
-            return {"error": 105, "message": "Invalid idx"}, 200
-        state["seen_idx"].add(form.get("idx"))
-        return {"count": 1, "list": [{"id": f"smsapi-{len(state['seen_idx'])}", "points": 0.16, "number": form["to"], "status": "QUEUE", "idx": form.get("idx"), "parts": 1}]}, 201
-
-    yield from _serve(app, state)
+def fake_smsapi() -> Iterator[FakeSmsApi]:
+    fake = FakeSmsApi().start()
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture
@@ -65,25 +50,23 @@ def _serve(app: Flask, state: dict):
 
 
 def test_smsapi_sends_with_idx_and_treats_a_repeated_idx_as_already_sent(fake_smsapi):
-    url, state = fake_smsapi
-    provider = SmsApiProvider(url, "token-1", "Dziennik", "http://gw/api/v1/notify/sms/delivery-report/smsapi?key=k")
+    provider = SmsApiProvider(fake_smsapi.url, "token-1", "Dziennik", "http://gw/api/v1/notify/sms/delivery-report/smsapi?key=k")
     idx = "0f8fad5b-d9cb-469f-a165-70867728950e"
     sent = provider.send(idx=idx, to="+48600100200", body="Dziennik: test", parts=1)
     assert sent.provider_message_id == "smsapi-1"
-    form = state["received"][0]
+    form = fake_smsapi.accepted[0]
     assert (form["to"], form["idx"], form["check_idx"], form["from"]) == ("48600100200", idx.replace("-", ""), "1", "Dziennik")
     again = provider.send(idx=idx, to="+48600100200", body="Dziennik: test", parts=1)  # a resend after a crash
-    assert again.provider_message_id.startswith("idx:") and len(state["seen_idx"]) == 1
+    assert again.provider_message_id.startswith("idx:") and len(fake_smsapi.seen_idx) == 1
 
 
 def test_smsapi_errors_with_http_200_are_not_retried_and_5xx_are(fake_smsapi):
-    url, state = fake_smsapi
-    provider = SmsApiProvider(url, "token-1", "Dziennik", "http://gw/cb")
+    provider = SmsApiProvider(fake_smsapi.url, "token-1", "Dziennik", "http://gw/cb")
     with pytest.raises(ProviderError) as wrong_number:
         provider.send(idx="a" * 32, to="+4812", body="x", parts=1)
     assert wrong_number.value.retryable is False and "13" in str(wrong_number.value)
     for status in (500, 503, 429):
-        state["fail_with"] = status
+        fake_smsapi.outage = status
         with pytest.raises(ProviderError) as outage:
             provider.send(idx="b" * 32, to="+48600100200", body="x", parts=1)
         assert outage.value.retryable is True
