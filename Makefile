@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(shell find protos -name '*.proto')
 GEN_STAMP := gen/.generated
 
-.PHONY: run test test-unit test-integration test-e2e test-faults protos venv migrate clean
+.PHONY: run test test-unit test-integration test-e2e test-faults protos venv migrate clean images
 
 venv: $(STAMP)
 
@@ -57,6 +57,16 @@ test-e2e: protos
 # The whole system under load while its parts fail; writes docs/reliability.md.
 test-faults: protos
 	$(BIN)/python -m pytest tests/faults
+
+# One container image per service and the gateway, as deploy/k8s runs them (their Dockerfiles generate
+# gen/ themselves). `make images IMAGE_REGISTRY=registry.example.org/dziennik IMAGE_TAG=1.2.0`
+images: IMAGE_REGISTRY ?= dziennik
+images: IMAGE_TAG ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
+images:
+	for s in identity gradebook attendance messaging billing notify; do \
+		docker build -f services/$$s/Dockerfile -t $(IMAGE_REGISTRY)/$$s:$(IMAGE_TAG) . || exit 1; \
+	done
+	docker build -f gateway/Dockerfile -t $(IMAGE_REGISTRY)/gateway:$(IMAGE_TAG) .
 
 clean:
 	rm -rf gen $(VENV) var
