@@ -19,6 +19,7 @@ from gateway.backends import Backends
 from gateway.problems import Problem, code_for_status, from_rpc_error, response_for
 from gateway.security import authenticate_request, check_body_type, public
 from gateway.settings import GatewaySettings
+from gateway.web import blp as web_app
 from platform_kit.config import load_settings
 from platform_kit.context import reset_correlation_id, set_correlation_id
 
@@ -53,6 +54,7 @@ def create_app(settings: GatewaySettings | None = None) -> Flask:
     for blueprint in (auth.blp, me.blp, admin.blp, grades.blp, attendance.blp, communication.blp, billing.blp, notifications.blp, notifications.reports):
         api.register_blueprint(blueprint)
     app.view_functions["api-docs.openapi_json"] = public(_plain(app.view_functions["api-docs.openapi_json"]))
+    app.register_blueprint(web_app)  # the web front end at / (outside the OpenAPI document)
 
     _register_health(app)
     _register_request_hooks(app)
