@@ -14,7 +14,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway.api import admin, attendance, auth, billing, communication, grades, me, notifications
+from gateway import audit as audit_trail
+from gateway import limits as rate_limits
+from gateway.api import admin, attendance, audit_log, auth, billing, communication, exports, grades, me, notifications
 from gateway.backends import Backends
 from gateway.problems import Problem, code_for_status, from_rpc_error, response_for
 from gateway.security import authenticate_request, check_body_type, public
@@ -51,13 +53,16 @@ def create_app(settings: GatewaySettings | None = None) -> Flask:
 
     api = Api(app, spec_kwargs={"info": {"description": "Elektroniczny dziennik szkolny: publiczne API v1."}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
-    for blueprint in (auth.blp, me.blp, admin.blp, grades.blp, attendance.blp, communication.blp, billing.blp, notifications.blp, notifications.reports):
+    for blueprint in (auth.blp, me.blp, admin.blp, grades.blp, attendance.blp, communication.blp, billing.blp, notifications.blp, notifications.reports, audit_log.blp):
         api.register_blueprint(blueprint)
+    api.register_blueprint(exports.blp)  # the class register as XML, a student's data for their parent (issue #10, point 7)
     app.view_functions["api-docs.openapi_json"] = public(_plain(app.view_functions["api-docs.openapi_json"]))
     app.register_blueprint(web_app)  # the web front end at / (outside the OpenAPI document)
 
     _register_health(app)
     _register_request_hooks(app)
+    audit_trail.init_app(app, audit_trail.AuditRecorder(app.extensions["backends"].record_audit))
+    rate_limits.init_app(app, settings)
     _register_error_handlers(app)
     return app
 

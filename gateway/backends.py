@@ -13,7 +13,7 @@ from dziennik.gradebook.v1 import gradebook_pb2_grpc
 from dziennik.identity.v1 import identity_pb2_grpc
 from dziennik.messaging.v1 import messaging_pb2_grpc
 from dziennik.notify.v1 import notify_pb2_grpc
-from platform_kit.auth import TokenVerifier
+from platform_kit.auth import TokenVerifier, service_metadata
 from platform_kit.config import DEFAULT_GRPC_PORTS, CommonSettings
 from platform_kit.grpc_client import open_channel
 from platform_kit.grpc_server import READINESS
@@ -62,6 +62,12 @@ class Backends:
     @property
     def gradebook(self) -> gradebook_pb2_grpc.GradebookServiceStub:
         return gradebook_pb2_grpc.GradebookServiceStub(self.channel("gradebook"))
+
+    def record_audit(self, entries) -> None:
+        """Hand audit entries to identity as the gateway (a service), not as the request's caller."""
+        from dziennik.identity.v1 import identity_pb2
+
+        self.identity.RecordAudit(identity_pb2.RecordAuditRequest(entries=entries), metadata=service_metadata(self.settings.service_token))
 
     def _jwks(self) -> str:
         from dziennik.identity.v1 import identity_pb2

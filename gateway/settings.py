@@ -13,3 +13,5 @@ class GatewaySettings(CommonSettings):
     public_url: str = Field("http://localhost:8080", validation_alias="DZIENNIK_PUBLIC_URL", pattern=r"^https?://")
     trusted_proxies: int = Field(0, ge=0, le=5, validation_alias="GATEWAY_TRUSTED_PROXIES")
     readiness_timeout_seconds: float = Field(1.0, gt=0, le=10, validation_alias="GATEWAY_READINESS_TIMEOUT")
+    # Messages one account may send per hour (ten times as many per client address); gateway/limits.py.
+    messages_per_hour: int = Field(60, ge=1, le=10_000, validation_alias="GATEWAY_MESSAGES_PER_HOUR")

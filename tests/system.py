@@ -132,6 +132,11 @@ class System:
             connection.close()
 
 
+def api(system: "System", method: str, path: str, headers: dict | None = None, **kwargs) -> requests.Response:
+    """A request to the public API (`path` under /api/v1) as a client makes it."""
+    return requests.request(method, f"{system.url}/api/v1{path}", headers=headers, timeout=30, **kwargs)
+
+
 def fresh_address() -> str:
     """A client address of its own, so one test's failed sign-ins never throttle another's."""
     return f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
@@ -175,6 +180,8 @@ def environment(var_dir: Path, resources: Resources, **overrides: str) -> dict[s
         "NOTIFY_REMINDER_DAYS": "400",  # a fresh year of access is already within the reminder window
         "NOTIFY_REMINDER_INTERVAL_SECONDS": "1",
         "IDENTITY_RETRY_DELAYS_MS": "[500, 2000]",
+        "IDENTITY_AUDIT_BULK_THRESHOLD": "40",  # the takeover alarm, low enough for a test to reach
+        "GATEWAY_MESSAGES_PER_HOUR": "10",  # a limit a test can reach
         # Tests speak for several client addresses through X-Forwarded-For.
         "GATEWAY_TRUSTED_PROXIES": "1",
         "DZIENNIK_PUBLIC_URL": f"http://127.0.0.1:{gateway_port}",

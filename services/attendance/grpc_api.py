@@ -1,6 +1,8 @@
 """Attendance's gRPC entrypoint, and the adapters that ask identity and gradebook."""
 from __future__ import annotations
 
+import json
+from datetime import datetime, timezone
 from functools import lru_cache
 
 import grpc
@@ -102,6 +104,29 @@ class AttendanceServicer(attendance_pb2_grpc.AttendanceServiceServicer):
         pdf, filename = self.reports.pdf(current_principal(), student_id=request.student_id, class_id=request.class_id, start=getattr(request, "from"), end=request.to)
         return pb.GetMeetingReportResponse(pdf=pdf, filename=filename)
 
+    def ListAttendanceRecords(self, request, context):
+        records = self.attendance.attendance_records(current_principal(), request.class_id, request.student_id, request.school_year)
+        hours = self.attendance.settings_of(records.school_id).lesson_hours
+        return pb.ListAttendanceRecordsResponse(
+            lessons=[
+                pb.LessonRecord(
+                    lesson=self._lesson(lesson, hours),
+                    subject_name=lesson.subject_name,
+                    marks=[
+                        pb.MarkRecord(
+                            student_id=r.mark.student_id, status=r.mark.status, marked_by=r.mark.marked_by, marked_at=_iso(r.mark.marked_at),
+                            history=[_history_entry(e) for e in r.history],
+                        )
+                        for r in marks
+                    ],
+                )
+                for lesson, marks in records.lessons
+            ],
+            excuses=[pb.ExcuseRecord(excuse=_excuse(e), history=[_history_entry(h) for h in history]) for e, history in records.excuses],
+            types=[pb.AttendanceType(code=t.code, name=t.name, counts_as=t.counts_as) for t in records.types],
+            school_year=records.school_year,
+        )
+
     def _lesson(self, lesson: Lesson, hours: tuple[str, ...] | None = None) -> pb.Lesson:
         hours = hours if hours is not None else self.attendance.settings_of(lesson.school_id).lesson_hours
         starts, _, ends = hours[lesson.lesson_no - 1].partition("-") if lesson.lesson_no <= len(hours) else ("", "", "")
@@ -124,6 +149,20 @@ def _excuse(excuse: Excuse) -> pb.Excuse:
         id=excuse.id, student_id=excuse.student_id, reason=excuse.reason, status=excuse.status, lesson_ids=excuse.lesson_ids,
         submitted_by=excuse.submitted_by, submitted_at=excuse.submitted_at.isoformat(), decided_by=excuse.decided_by or "",
         decided_at=excuse.decided_at.isoformat() if excuse.decided_at else "",
+    )
+
+
+def _iso(moment: datetime | None) -> str:
+    """ISO 8601 with offset (SQLite hands back naive datetimes; everything stored is UTC)."""
+    if moment is None:
+        return ""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat()
+
+
+def _history_entry(entry) -> pb.HistoryEntry:
+    return pb.HistoryEntry(
+        action=entry.action, actor_id=entry.actor_id, at=_iso(entry.at),
+        old_json=json.dumps(entry.old) if entry.old is not None else "", new_json=json.dumps(entry.new) if entry.new is not None else "",
     )
 
 

@@ -2,6 +2,7 @@
 homeroom teacher's meeting report — each checked against who is asking."""
 from __future__ import annotations
 
+import re
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from dziennik.attendance.v1 import events_pb2
 from platform_kit.auth import Principal
+from platform_kit.clock import SCHOOL_TIME
 from platform_kit.clock import parse_day as _day
 from platform_kit.clock import school_today as today
 from platform_kit.clock import utcnow as _now
@@ -93,6 +95,27 @@ class Settings:
 class Summary:
     percent_present: Decimal | None
     counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class MarkRecord:
+    mark: AttendanceMark
+    history: list[HistoryEntry]
+
+
+@dataclass(frozen=True)
+class AttendanceRecords:
+    """Lessons with marks and excuses, each with every state it has been in (exports)."""
+
+    school_id: str
+    school_year: str
+    lessons: list[tuple[Lesson, list[MarkRecord]]]
+    excuses: list[tuple[Excuse, list[HistoryEntry]]]
+    types: list[AttendanceType]
+
+
+_SCHOOL_YEAR = re.compile(r"^(\d{4})/(\d{4})$")
+_IN_BATCH = 500  # ids per IN (…) when reading histories, well under every database's limit of parameters
 
 
 class Attendance:
@@ -483,6 +506,69 @@ class Attendance:
         with self.database.transaction() as session:
             return list(session.scalars(query.order_by(Excuse.submitted_at.desc()).limit(500)))
 
+    # -- exports --------------------------------------------------------------------------------------------------------
+
+    def attendance_records(self, caller: Principal, class_id: str = "", student_id: str = "", school_year: str = "") -> AttendanceRecords:
+        """Every lesson of a class in a school year with every mark and its history, and the
+        class's excuses (the class register); or every mark and excuse of one student (their
+        data export), never another student's."""
+        if bool(class_id) == bool(student_id):
+            raise InvalidArgument("klasa albo uczeń", field_errors={"class_id": "Podaj klasę albo ucznia (jedno z nich)."})
+        days = school_year_days(school_year) if school_year else None
+        with_marks = select(Lesson, AttendanceMark).join(AttendanceMark, AttendanceMark.lesson_id == Lesson.id)
+        if class_id:
+            roster = self._register_class(caller, class_id)
+            school_id, school_year = roster.school_id, school_year or roster.school_year
+            days = days or school_year_days(school_year)
+            lessons_query = select(Lesson).where(Lesson.class_id == roster.class_id)
+            marks_query = with_marks.where(Lesson.class_id == roster.class_id)
+            excuses_query = select(Excuse).where(Excuse.class_id == roster.class_id)
+        else:
+            student = self.visible_student(caller, student_id)
+            school_id = student.school_id
+            lessons_query = None  # a student's lessons are those they have a mark at
+            marks_query = with_marks.where(AttendanceMark.student_id == student.id)
+            excuses_query = select(Excuse).where(Excuse.student_id == student.id)
+            if days:
+                start = datetime.combine(days[0], datetime.min.time(), tzinfo=SCHOOL_TIME)  # the school's days
+                end = datetime.combine(days[1] + timedelta(days=1), datetime.min.time(), tzinfo=SCHOOL_TIME)
+                excuses_query = excuses_query.where(Excuse.submitted_at >= start, Excuse.submitted_at < end)
+        if days:
+            in_year = (Lesson.date >= days[0], Lesson.date <= days[1])
+            marks_query = marks_query.where(*in_year)
+            lessons_query = lessons_query.where(*in_year) if lessons_query is not None else None
+        with self.database.transaction() as session:
+            pairs = list(session.execute(marks_query.where(Lesson.school_id == school_id)).tuples())
+            lessons = {l.id: l for l, _ in pairs}
+            if lessons_query is not None:
+                lessons.update((l.id, l) for l in session.scalars(lessons_query.where(Lesson.school_id == school_id)))
+            excuses = list(session.scalars(excuses_query.where(Excuse.school_id == school_id).order_by(Excuse.submitted_at)))
+            mark_history = _histories(session, "mark", [f"{m.lesson_id}:{m.student_id}" for _, m in pairs])
+            excuse_history = _histories(session, "excuse", [e.id for e in excuses])
+            types = list(session.scalars(select(AttendanceType).where(AttendanceType.school_id == school_id).order_by(AttendanceType.code)))
+        marks: dict[str, list[MarkRecord]] = defaultdict(list)
+        for _, mark in sorted(pairs, key=lambda pair: pair[1].student_id):
+            marks[mark.lesson_id].append(MarkRecord(mark, mark_history.get(f"{mark.lesson_id}:{mark.student_id}", [])))
+        return AttendanceRecords(
+            school_id=school_id,
+            school_year=school_year,
+            lessons=[(l, marks.get(l.id, [])) for l in sorted(lessons.values(), key=lambda l: (l.date, l.lesson_no, l.id))],
+            excuses=[(e, excuse_history.get(e.id, [])) for e in excuses],
+            types=types,
+        )
+
+    def _register_class(self, caller: Principal, class_id: str) -> Roster:
+        """The class if the caller may export its register: the school's secretary and principal
+        and the class's homeroom teacher; PermissionDenied for the school's other staff."""
+        roster = self.roster(caller, class_id)
+        if caller.is_service:
+            return roster
+        if not caller.has_any_role(*STAFF):
+            raise NotFound("nie ma takiej klasy")
+        if caller.has_any_role("school_admin", "principal") or caller.user_id == roster.homeroom_teacher_id:
+            return roster
+        raise PermissionDenied("dziennik klasy eksportuje sekretariat, dyrektor lub wychowawca klasy")
+
     # -- checks and helpers ------------------------------------------------------------------------------------------
 
     def _require_teacher(self, caller: Principal) -> Facts:
@@ -549,6 +635,25 @@ def _absences_of_day(session: Session, student_id: str, class_id: str, day: date
 def _student_context(student: Student) -> events_pb2.StudentContext:
     return events_pb2.StudentContext(school_id=student.school_id, student_id=student.id, student_first_name=student.first_name,
                                      student_last_name=student.last_name, class_id=student.class_id)
+
+
+def school_year_days(school_year: str) -> tuple[date, date]:
+    """`2026/2027` → 1 September 2026 … 31 August 2027."""
+    match = _SCHOOL_YEAR.match(school_year)
+    if not match or int(match[2]) != int(match[1]) + 1:
+        raise InvalidArgument("niepoprawny rok szkolny", field_errors={"school_year": "Rok szkolny w postaci RRRR/RRRR, np. 2026/2027."})
+    return date(int(match[1]), 9, 1), date(int(match[2]), 8, 31)
+
+
+def _histories(session: Session, entity: str, ids: list[str]) -> dict[str, list[HistoryEntry]]:
+    """The history of each `entity` named in `ids`, oldest first (read in batches)."""
+    found: dict[str, list[HistoryEntry]] = defaultdict(list)
+    unique = sorted(set(ids))
+    for start in range(0, len(unique), _IN_BATCH):
+        batch = unique[start:start + _IN_BATCH]
+        for entry in session.scalars(select(HistoryEntry).where(HistoryEntry.entity == entity, HistoryEntry.entity_id.in_(batch)).order_by(HistoryEntry.id)):
+            found[entry.entity_id].append(entry)
+    return found
 
 
 def period(start: str, end: str) -> tuple[date, date]:

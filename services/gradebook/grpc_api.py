@@ -13,7 +13,7 @@ from dziennik.identity.v1 import identity_pb2, identity_pb2_grpc
 from platform_kit.auth import current_principal, service_metadata
 from platform_kit.errors import InvalidArgument
 from services.gradebook.averages import GradeSettings
-from services.gradebook.use_cases import Gradebook, GradeView, Student, Teaching
+from services.gradebook.use_cases import ClassRoster, Gradebook, GradeView, Student, Teaching
 
 
 def _text(number: Decimal | None) -> str:
@@ -103,19 +103,7 @@ class GradebookServicer(gradebook_pb2_grpc.GradebookServiceServicer):
 
     def GetGradeHistory(self, request, context):
         student_id, entries = self.gradebook.grade_history(current_principal(), request.grade_id)
-        return pb.GetGradeHistoryResponse(
-            student_id=student_id,
-            entries=[
-                pb.HistoryEntry(
-                    action=e.action,
-                    actor_id=e.actor_id,
-                    at=_timestamp(e.at),
-                    old_json=json.dumps(e.old) if e.old is not None else "",
-                    new_json=json.dumps(e.new) if e.new is not None else "",
-                )
-                for e in entries
-            ]
-        )
+        return pb.GetGradeHistoryResponse(student_id=student_id, entries=[_history_entry(e) for e in entries])
 
     def ListStudentGrades(self, request, context):
         report = self.gradebook.student_grades(current_principal(), request.student_id, request.school_year)
@@ -153,6 +141,38 @@ class GradebookServicer(gradebook_pb2_grpc.GradebookServiceServicer):
             average=_text(stats.average),
             distribution=[pb.Bucket(value=k, count=v) for k, v in stats.distribution.items()],
         )
+
+    def ListGradeRecords(self, request, context):
+        records = self.gradebook.grade_records(current_principal(), request.class_id, request.student_id, request.school_year)
+        grades = []
+        for view, history in records.grades:
+            record = pb.GradeRecord(grade=_grade(view), history=[_history_entry(e) for e in history])
+            if view.grade.deleted_at is not None:
+                record.deleted_at.CopyFrom(_timestamp(view.grade.deleted_at))
+            grades.append(record)
+        return pb.ListGradeRecordsResponse(
+            grades=grades,
+            term_grades=[
+                pb.TermGradeRecord(
+                    id=t.id, student_id=t.student_id, subject_id=t.subject_id, school_year=t.school_year, kind=t.kind, value=t.value,
+                    teacher_id=t.teacher_id, set_at=_timestamp(t.set_at), history=[_history_entry(e) for e in history],
+                )
+                for t, history in records.term_grades
+            ],
+            subjects=[_subject(s) for s in records.subjects],
+            categories=[pb.Category(id=c.id, name=c.name, weight=c.weight, counts_to_average=c.counts_to_average) for c in records.categories],
+            school_year=records.school_year,
+        )
+
+
+def _history_entry(entry) -> pb.HistoryEntry:
+    return pb.HistoryEntry(
+        action=entry.action,
+        actor_id=entry.actor_id,
+        at=_timestamp(entry.at),
+        old_json=json.dumps(entry.old) if entry.old is not None else "",
+        new_json=json.dumps(entry.new) if entry.new is not None else "",
+    )
 
 
 def _subject(subject) -> pb.Subject:
@@ -232,6 +252,16 @@ class IdentityPeople:
             first_name=contacts.first_name,
             last_name=contacts.last_name,
         )
+
+    def class_roster(self, class_id: str) -> ClassRoster | None:
+        try:
+            answer = self.stub.GetClassRoster(identity_pb2.GetClassRosterRequest(class_id=class_id), metadata=self.metadata)
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+        klass = getattr(answer, "class")
+        return ClassRoster(klass.id, klass.school_id, klass.school_year, klass.homeroom_teacher_id, tuple(s.id for s in answer.students))
 
     def teaching(self, teacher_id: str) -> Teaching:
         facts = self.stub.GetAuthorizationFacts(identity_pb2.GetAuthorizationFactsRequest(user_id=teacher_id), metadata=self.metadata)

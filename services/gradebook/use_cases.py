@@ -2,8 +2,9 @@
 history; averages, term grades and class statistics — each checked against who is asking."""
 from __future__ import annotations
 
+import re
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -54,12 +55,25 @@ class Teaching:
         return class_id in self.homeroom_class_ids or any(c == class_id for c, _ in self.assignments)
 
 
+@dataclass(frozen=True)
+class ClassRoster:
+    """A class as identity knows it: enough to authorize its register and name its students."""
+
+    class_id: str
+    school_id: str
+    school_year: str
+    homeroom_teacher_id: str
+    student_ids: tuple[str, ...]
+
+
 class People(Protocol):
     """Identity's answers, as gradebook needs them."""
 
     def student(self, student_id: str) -> Student | None: ...
 
     def teaching(self, teacher_id: str) -> Teaching: ...
+
+    def class_roster(self, class_id: str) -> ClassRoster | None: ...
 
 
 @dataclass(frozen=True)
@@ -93,6 +107,20 @@ class ClassStatistics:
     student_count: int
     average: Decimal | None
     distribution: dict[str, int]
+
+
+@dataclass(frozen=True)
+class GradeRecords:
+    """Grades and term grades, each with every state it has been in (exports)."""
+
+    grades: list[tuple[GradeView, list[HistoryEntry]]]
+    term_grades: list[tuple[TermGrade, list[HistoryEntry]]]
+    subjects: list[Subject]
+    categories: list[GradeCategory]
+    school_year: str
+
+
+_SCHOOL_YEAR = re.compile(r"^(\d{4})/(\d{4})$")
 
 
 def _timestamp(moment: datetime) -> Timestamp:
@@ -518,6 +546,67 @@ class Gradebook:
         student_averages = [rules.weighted_average([_counted(g, categories.get(g.category_id or "")) for g in own], settings) for own in by_student.values()]
         return ClassStatistics(len(grades), len(by_student), rules.overall_average(student_averages), dict(sorted(distribution.items())))
 
+    # -- exports ---------------------------------------------------------------------------------------
+
+    def grade_records(self, caller: Principal, class_id: str = "", student_id: str = "", school_year: str = "") -> GradeRecords:
+        """Every grade of a class or of a student — deleted ones too — with its history, and the
+        term grades with theirs: what the class register and a student's data export hold. A
+        class's term grades are those of its students (and of anyone graded in it) that year."""
+        if bool(class_id) == bool(student_id):
+            raise InvalidArgument("klasa albo uczeń", field_errors={"class_id": "Podaj klasę albo ucznia (jedno z nich)."})
+        match = _SCHOOL_YEAR.match(school_year) if school_year else None
+        if school_year and not (match and int(match[2]) == int(match[1]) + 1):
+            raise InvalidArgument("niepoprawny rok szkolny", field_errors={"school_year": "Rok szkolny w postaci RRRR/RRRR, np. 2026/2027."})
+        if class_id:
+            roster = self._register_class(caller, class_id)
+            school_id, school_year = roster.school_id, school_year or roster.school_year
+            wanted = [Grade.class_id == roster.class_id]
+            student_ids = set(roster.student_ids)
+        else:
+            student = self._visible_student(caller, student_id)
+            school_id = student.school_id
+            wanted = [Grade.student_id == student.id]
+            student_ids = {student.id}
+        grade_filter = [*wanted, Grade.school_id == school_id] + ([Grade.school_year == school_year] if school_year else [])
+        with self.database.transaction() as session:
+            settings = _settings(session, school_id)
+            categories = list(session.scalars(select(GradeCategory).where(GradeCategory.school_id == school_id).order_by(GradeCategory.name)))
+            by_id = {c.id: c for c in categories}
+            grades = list(session.scalars(select(Grade).where(*grade_filter).order_by(Grade.student_id, Grade.subject_id, Grade.issued_on, Grade.recorded_at)))
+            student_ids |= {g.student_id for g in grades}
+            term_filter = [TermGrade.student_id.in_(sorted(student_ids)), TermGrade.school_id == school_id] + (
+                [TermGrade.school_year == school_year] if school_year else []
+            )
+            terms = list(session.scalars(select(TermGrade).where(*term_filter).order_by(TermGrade.student_id, TermGrade.subject_id, TermGrade.school_year, TermGrade.kind)))
+            grade_history = _histories(session, "grade", select(Grade.id).where(*grade_filter))
+            term_history = _histories(session, "term_grade", select(TermGrade.id).where(*term_filter)) if student_ids else {}
+            subject_ids = {g.subject_id for g in grades} | {t.subject_id for t in terms}
+            subjects = list(session.scalars(select(Subject).where(Subject.id.in_(sorted(subject_ids))).order_by(Subject.name))) if subject_ids else []
+        return GradeRecords(
+            grades=[
+                (GradeView(g, by_id.get(g.category_id or ""), rules.semester_of(g.issued_on, settings)), grade_history.get(g.id, []))
+                for g in grades
+            ],
+            term_grades=[(t, term_history.get(t.id, [])) for t in terms],
+            subjects=subjects,
+            categories=categories,
+            school_year=school_year,
+        )
+
+    def _register_class(self, caller: Principal, class_id: str) -> ClassRoster:
+        """The class if the caller may export its register: the school's secretary and principal
+        and the class's homeroom teacher; PermissionDenied for the school's other staff."""
+        roster = self.people.class_roster(class_id)
+        if roster is None:
+            raise NotFound("nie ma takiej klasy")
+        if caller.is_service:
+            return roster
+        if caller.school_id != roster.school_id or not caller.has_any_role(*STAFF):
+            raise NotFound("nie ma takiej klasy")
+        if caller.has_any_role("school_admin", "principal") or caller.user_id == roster.homeroom_teacher_id:
+            return roster
+        raise PermissionDenied("dziennik klasy eksportuje sekretariat, dyrektor lub wychowawca klasy")
+
     # -- checks and helpers ------------------------------------------------------------------------------
 
     def _grade_for_correction(self, session: Session, caller: Principal, grade_id: str, expected_version: int):
@@ -607,6 +696,14 @@ def _settings(session: Session, school_id: str) -> rules.GradeSettings:
         allowed_marks=frozenset(row.allowed_marks),
         second_semester_starts=(month, day),
     )
+
+
+def _histories(session: Session, entity: str, ids) -> dict[str, list[HistoryEntry]]:
+    """The history of every `entity` whose id the query `ids` selects, oldest first."""
+    found: dict[str, list[HistoryEntry]] = defaultdict(list)
+    for entry in session.scalars(select(HistoryEntry).where(HistoryEntry.entity == entity, HistoryEntry.entity_id.in_(ids)).order_by(HistoryEntry.id)):
+        found[entry.entity_id].append(entry)
+    return found
 
 
 def _counted(grade: Grade, category: GradeCategory | None) -> rules.CountedGrade:

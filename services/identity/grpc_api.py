@@ -1,12 +1,22 @@
 """Identity's gRPC entrypoint: messages in, use cases, messages out."""
 from __future__ import annotations
 
+import functools
+
 from dziennik.identity.v1 import identity_pb2 as pb
 from dziennik.identity.v1 import identity_pb2_grpc
+from datetime import datetime, timedelta
+
 from platform_kit.auth import current_principal
+from platform_kit.clock import SCHOOL_TIME, parse_day, school_today
+from platform_kit.errors import InvalidArgument, NotFound
 from services.identity.administration import NewAccount, SchoolAdministration
+from services.identity.audit import AuditTrail
+from services.identity.throttle import RequestLimiter
 from services.identity.directory import Access, Directory
 from services.identity.orm import SchoolClass, User
+from services.identity.common import aware
+from services.identity.records import PersonalRecords
 from services.identity.sessions import Sessions, TokenPair
 
 
@@ -47,10 +57,12 @@ def _account(account: NewAccount) -> pb.ImportedAccount:
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
-    def __init__(self, sessions: Sessions, administration: SchoolAdministration, directory: Directory) -> None:
+    def __init__(self, sessions: Sessions, administration: SchoolAdministration, directory: Directory, audit: AuditTrail, limiter: RequestLimiter) -> None:
         self.sessions = sessions
         self.administration = administration
         self.directory = directory
+        self.audit = audit
+        self.limiter = limiter
 
     # -- sign-in ---------------------------------------------------------------------------
 
@@ -185,6 +197,44 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def GetStudentContacts(self, request, context):
         return _contact_sheet(self.directory.student_contacts(current_principal(), request.student_id))
 
+    # -- the audit trail ----------------------------------------------------------------------------
+
+    def RecordAudit(self, request, context):
+        entries = [
+            {
+                "id": e.id, "at": _moment(e.at), "school_id": e.school_id, "actor_id": e.actor_id, "actor_roles": e.actor_roles[:100], "action": e.action,
+                "resource": e.resource[:40], "subject_kind": e.subject_kind[:20], "subject_id": e.subject_id[:36], "method": e.method[:10], "path": e.path[:300],
+                "status": e.status, "request_id": e.request_id[:128], "client_ip": e.client_ip[:64],
+            }
+            for e in request.entries
+        ]
+        return pb.RecordAuditResponse(recorded=self.audit.record(current_principal(), entries))
+
+    def ListAudit(self, request, context):
+        today = school_today()
+        start = parse_day(getattr(request, "from"), "from") if getattr(request, "from") else today - timedelta(days=30)
+        end = (parse_day(request.to, "to") if request.to else today) + timedelta(days=1)
+        rows = self.audit.entries(
+            current_principal(), student_id=request.student_id, actor_id=request.actor_id,
+            start=datetime.combine(start, datetime.min.time(), SCHOOL_TIME), end=datetime.combine(end, datetime.min.time(), SCHOOL_TIME), limit=request.limit or 200,
+        )
+        return pb.ListAuditResponse(
+            entries=[
+                pb.AuditEntry(
+                    id=r.id, at=r.at.isoformat(), school_id=r.school_id, actor_id=r.actor_id, actor_roles=r.actor_roles, action=r.action, resource=r.resource,
+                    subject_kind=r.subject_kind, subject_id=r.subject_id, method=r.method, path=r.path, status=r.status, request_id=r.request_id, client_ip=r.client_ip,
+                )
+                for r in rows
+            ]
+        )
+
+    def CountRequest(self, request, context):
+        if not current_principal().is_service:
+            raise NotFound("nie ma takiej usługi")
+        if not (0 < len(request.key) <= 200 and request.limit > 0 and 0 < request.window_seconds <= 86400):
+            raise InvalidArgument("niepoprawny limit", field_errors={"key": "1–200 znaków", "limit": "> 0", "window_seconds": "1–86400"})
+        return pb.CountRequestResponse(remaining=self.limiter.count(request.key, request.limit, timedelta(seconds=request.window_seconds)))
+
     def ListStudentContacts(self, request, context):
         sheets = self.directory.list_student_contacts(current_principal(), request.school_id, list(request.class_ids))
         return pb.ListStudentContactsResponse(students=[_contact_sheet(sheet) for sheet in sheets])
@@ -224,6 +274,38 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def CheckAccess(self, request, context):
         return pb.CheckAccessResponse(access=_access(self.directory.check_access(current_principal(), request.student_id, request.feature)))
 
+    # -- what the exports read --------------------------------------------------------------------
+
+    @functools.cached_property
+    def records(self) -> PersonalRecords:
+        return PersonalRecords(self.directory.database)
+
+    def ListPeople(self, request, context):
+        found = self.records.people(current_principal(), list(request.user_ids))
+        return pb.ListPeopleResponse(people=[_person(user, class_id) for user, class_id in found])
+
+    def GetStudentRecord(self, request, context):
+        record = self.records.student_record(current_principal(), request.student_id)
+        student, school = record.student, record.school
+        return pb.GetStudentRecordResponse(
+            student_id=student.id,
+            login=student.login,
+            first_name=student.first_name,
+            last_name=student.last_name,
+            email=student.email,
+            phone=student.phone,
+            activated=student.password_hash is not None,
+            created_at=aware(student.created_at).isoformat() if student.created_at else "",
+            school=pb.School(id=school.id, name=school.name, access_policy=pb.AccessPolicy.Value(f"ACCESS_POLICY_{school.access_policy.upper()}")) if school else None,
+            classes=[_class(k) for k in record.classes],
+            parents=[_person(p, "") for p in record.parents],
+            access=[pb.AccessHolding(holder_id=h.holder_id, product=h.product, valid_until=h.valid_until.isoformat()) for h in record.access],
+        )
+
+
+def _person(user: User, class_id: str) -> pb.DirectoryPerson:
+    return pb.DirectoryPerson(id=user.id, first_name=user.first_name, last_name=user.last_name, roles=[_role(r) for r in user.role_names], class_id=class_id)
+
 
 def _user(user: User, class_id: str) -> pb.User:
     return pb.User(
@@ -252,3 +334,14 @@ def _contact_sheet(sheet) -> pb.GetStudentContactsResponse:
         class_name=sheet.klass.name if sheet.klass else "",
         student=contact(sheet.student),
     )
+
+
+def _moment(value: str) -> datetime:
+    """An RFC 3339 moment from a recorder; a missing or malformed one is a bad request."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidArgument("niepoprawny czas wpisu", field_errors={"at": "RFC 3339"}) from None
+    if moment.tzinfo is None:
+        raise InvalidArgument("czas wpisu bez strefy", field_errors={"at": "RFC 3339 z przesunięciem strefy"})
+    return moment

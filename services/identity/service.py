@@ -12,9 +12,11 @@ from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_con
 from platform_kit.grpc_server import Registration
 from platform_kit.service import Runtime, ServiceDefinition
 from services.identity.administration import SchoolAdministration
+from services.identity.audit import AuditTrail, BulkRule
 from services.identity.directory import PAYMENT_REFUNDED, PAYMENT_SETTLED, Directory, on_payment_refunded
 from services.identity.grpc_api import IdentityServicer
 from services.identity.sessions import Sessions
+from services.identity.throttle import RequestLimiter
 
 
 class IdentitySettings(ServiceSettings):
@@ -24,6 +26,9 @@ class IdentitySettings(ServiceSettings):
     refresh_token_ttl_days: int = Field(30, ge=1, le=365)
     admin_login: str | None = Field(None, validation_alias="DZIENNIK_ADMIN_LOGIN", pattern=r"^[a-z0-9._-]{3,64}$")
     admin_password: str | None = Field(None, validation_alias="DZIENNIK_ADMIN_PASSWORD", min_length=8, max_length=64)
+    # The alarm for an account changing more than this many grades within the window (takeovers).
+    audit_bulk_threshold: int = Field(200, ge=1)
+    audit_bulk_window_seconds: int = Field(600, ge=10, le=86400)
 
 
 @cache
@@ -44,7 +49,9 @@ def on_start(runtime: Runtime) -> None:
 
 
 def grpc_services(runtime: Runtime) -> list[Registration]:
-    servicer = IdentityServicer(sessions(runtime), SchoolAdministration(runtime.database), Directory(runtime.database))
+    settings: IdentitySettings = runtime.settings  # type: ignore[assignment]
+    audit = AuditTrail(runtime.database, BulkRule(settings.audit_bulk_threshold, timedelta(seconds=settings.audit_bulk_window_seconds)))
+    servicer = IdentityServicer(sessions(runtime), SchoolAdministration(runtime.database), Directory(runtime.database), audit, RequestLimiter(runtime.database))
     return [Registration.of(servicer)]
 
 

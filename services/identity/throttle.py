@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from platform_kit.db import Database
 from platform_kit.errors import RateLimited
 from services.identity.common import aware, now
-from services.identity.orm import LoginThrottle
+from services.identity.orm import LoginThrottle, RequestCounter
 
 FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS = 5
 FREE_FAILURES_PER_ADDRESS = 50
@@ -73,3 +73,35 @@ class LoginThrottler:
             row = session.get(LoginThrottle, _keys(login, address)[0][0])
             if row is not None:
                 session.delete(row)
+
+
+class RequestLimiter:
+    """A fixed-window count per key, in the database so every gateway replica shares it."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def count(self, key: str, limit: int, window: timedelta) -> int:
+        """Count one request; RateLimited (with the seconds until the window ends) past `limit`.
+        Returns how many requests remain in this window."""
+        for _ in range(2):  # a parallel first request may insert the same key: count again
+            try:
+                return self._count(key, limit, window)
+            except IntegrityError:
+                continue
+        return self._count(key, limit, window)
+
+    def _count(self, key: str, limit: int, window: timedelta) -> int:
+        moment = now()
+        with self.database.transaction() as session:
+            row = session.get(RequestCounter, key, with_for_update=True)
+            if row is None:
+                row = RequestCounter(key=key, window_start=moment, hits=0)
+                session.add(row)
+            elif aware(row.window_start) + window <= moment:
+                row.window_start, row.hits = moment, 0
+            if row.hits >= limit:
+                wait = (aware(row.window_start) + window - moment).total_seconds()
+                raise RateLimited("zbyt wiele żądań, spróbuj później", retry_after=max(1, math.ceil(wait)))
+            row.hits += 1
+            return limit - row.hits

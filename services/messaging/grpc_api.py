@@ -137,7 +137,8 @@ def _event(e) -> pb.CalendarEvent:
 
 class SchoolDirectories:
     """identity's directory of a school (and gradebook's subject names), kept for a few seconds:
-    a teacher sending a few messages should not rebuild it each time."""
+    a teacher sending a few messages should not rebuild it each time. `fresh` asks identity again
+    (someone the cached copy does not know may have just been created)."""
 
     def __init__(self, identity_channel, gradebook_channel, service_token: str, ttl: float = 15.0) -> None:
         self.identity = identity_pb2_grpc.IdentityServiceStub(identity_channel)
@@ -147,10 +148,10 @@ class SchoolDirectories:
         self._cache: dict[str, tuple[float, rules.SchoolDirectory]] = {}
         self._lock = threading.Lock()
 
-    def school(self, school_id: str) -> rules.SchoolDirectory:
+    def school(self, school_id: str, *, fresh: bool = False) -> rules.SchoolDirectory:
         with self._lock:
             cached = self._cache.get(school_id)
-            if cached and time.monotonic() - cached[0] < self.ttl:
+            if cached and not fresh and time.monotonic() - cached[0] < self.ttl:
                 return cached[1]
         answer = self.identity.GetSchoolDirectory(identity_pb2.GetSchoolDirectoryRequest(school_id=school_id), metadata=self.metadata)
         subjects = self.gradebook.ListSubjects(gradebook_pb2.ListSubjectsRequest(school_id=school_id), metadata=self.metadata).subjects

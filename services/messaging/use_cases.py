@@ -127,6 +127,9 @@ class Messaging:
         if not recipient_ids:
             problems["recipient_ids"] = "Wybierz co najmniej jednego odbiorcę."
         people, not_allowed = rules.expand(directory, rules.allowed_recipients(directory, caller.user_id), recipient_ids)
+        if not_allowed:  # perhaps someone created since the directory was cached: ask identity once more
+            directory = self._directory(caller, fresh=True)
+            people, not_allowed = rules.expand(directory, rules.allowed_recipients(directory, caller.user_id), recipient_ids)
         problems.update(not_allowed)
         if recipient_ids and not not_allowed and not people:
             problems["recipient_ids"] = "Ta grupa jest pusta."
@@ -489,10 +492,12 @@ class Messaging:
             raise NotFound("nie ma takiego zgłoszenia")
         return ticket
 
-    def _directory(self, caller: Principal) -> rules.SchoolDirectory:
+    def _directory(self, caller: Principal, *, fresh: bool = False) -> rules.SchoolDirectory:
         if not caller.school_id:
             raise PermissionDenied("to działa w szkole")
-        directory = self.directories.school(caller.school_id)
+        directory = self.directories.school(caller.school_id, fresh=fresh)
+        if caller.user_id not in directory.people and not fresh:  # a new account: ask identity once more
+            directory = self.directories.school(caller.school_id, fresh=True)
         if caller.user_id not in directory.people:
             raise PermissionDenied("to działa w szkole")
         return directory

@@ -118,27 +118,23 @@ def _recipients(session: Session, people: list[Contact], event_name: str, *, gat
     return chosen
 
 
+def _queue(session: Session, *, school_id: str, source_id: str, kind: str, user_id: str, phone: str, text: texts.SmsText, settings: rules.Settings) -> None:
+    """One SMS waiting to be sent, not inside the person's quiet hours (the unique key on source
+    and recipient makes a second one for the same event impossible)."""
+    session.add(
+        Sms(
+            id=str(uuid.uuid4()), school_id=school_id, source_event_id=source_id, kind=kind, recipient_user_id=user_id, phone=phone, body=text.body,
+            encoding=text.encoding, parts=text.parts, status="queued", created_at=utcnow(), send_after=_hold(settings),
+        )
+    )
+
+
 def _queue_for_student(session: Session, event: Event, contacts: ContactsLookup, kind: str, student_id: str, school_id: str, **values: str) -> int:
     """Queue the `kind` text for the student's parents (and the student) who turned it on."""
     queued = 0
     text = render(session, school_id, kind, **values)
     for user_id, phone, settings in _recipients(session, contacts(student_id).people(), kind):
-        session.add(
-            Sms(
-                id=str(uuid.uuid4()),
-                school_id=school_id,
-                source_event_id=event.event_id,
-                kind=kind,
-                recipient_user_id=user_id,
-                phone=phone,
-                body=text.body,
-                encoding=text.encoding,
-                parts=text.parts,
-                status="queued",
-                created_at=utcnow(),
-                send_after=_hold(settings),
-            )
-        )
+        _queue(session, school_id=school_id, source_id=event.event_id, kind=kind, user_id=user_id, phone=phone, text=text, settings=settings)
         queued += 1
     return queued
 
@@ -344,12 +340,7 @@ def plan_message_alert(session: Session, event: Event, allowed: PersonPolicy) ->
     if not (settings.wants("message_received") and settings.phone) or not allowed(sent.recipient_id):
         return 0
     text = render(session, sent.school_id, "message_received", sender=sent.sender_name, subject=_shortened(sent.subject, 40))
-    session.add(
-        Sms(
-            id=str(uuid.uuid4()), school_id=sent.school_id, source_event_id=event.event_id, kind="message_received", recipient_user_id=sent.recipient_id,
-            phone=settings.phone, body=text.body, encoding=text.encoding, parts=text.parts, status="queued", created_at=utcnow(), send_after=_hold(settings),
-        )
-    )
+    _queue(session, school_id=sent.school_id, source_id=event.event_id, kind="message_received", user_id=sent.recipient_id, phone=settings.phone, text=text, settings=settings)
     return 1
 
 
@@ -369,12 +360,7 @@ def plan_announcement_alerts(session: Session, event: Event, roster: RosterLooku
     for person, names in concerned.values():
         for user_id, phone, settings in _recipients(session, [person], "announcement_published"):
             text = render(session, announcement.school_id, "announcement_published", students=", ".join(sorted(set(names))), title=title)
-            session.add(
-                Sms(
-                    id=str(uuid.uuid4()), school_id=announcement.school_id, source_event_id=event.event_id, kind="announcement_published", recipient_user_id=user_id,
-                    phone=phone, body=text.body, encoding=text.encoding, parts=text.parts, status="queued", created_at=utcnow(), send_after=_hold(settings),
-                )
-            )
+            _queue(session, school_id=announcement.school_id, source_id=event.event_id, kind="announcement_published", user_id=user_id, phone=phone, text=text, settings=settings)
             queued += 1
     return queued
 
@@ -396,12 +382,7 @@ def on_access_extended(session: Session, event: Event, contacts: ContactsLookup,
     parents = [person for person in student.parents if person.user_id == extended.parent_id]
     queued = 0
     for user_id, phone, settings in _recipients(session, parents, "access_extended", gated=False):
-        session.add(
-            Sms(
-                id=str(uuid.uuid4()), school_id=extended.school_id, source_event_id=event.event_id, kind="access_extended", recipient_user_id=user_id,
-                phone=phone, body=text.body, encoding=text.encoding, parts=text.parts, status="queued", created_at=utcnow(), send_after=_hold(settings),
-            )
-        )
+        _queue(session, school_id=extended.school_id, source_id=event.event_id, kind="access_extended", user_id=user_id, phone=phone, text=text, settings=settings)
         queued += 1
     return queued
 
@@ -457,12 +438,6 @@ def queue_due_reminders(database: Database, contacts: ContactsLookup, today: dat
             if not (settings.wants("access_expiring") and phone):
                 continue
             text = render(session, reminder.school_id, "access_expiring", student=student.name, date=reminder.valid_until.strftime("%d.%m.%Y"))
-            session.add(
-                Sms(
-                    id=str(uuid.uuid4()), school_id=reminder.school_id, source_event_id=reminder.id, kind="access_expiring",
-                    recipient_user_id=reminder.parent_id, phone=phone, body=text.body, encoding=text.encoding, parts=text.parts,
-                    status="queued", created_at=utcnow(), send_after=_hold(settings),
-                )
-            )
+            _queue(session, school_id=reminder.school_id, source_id=reminder.id, kind="access_expiring", user_id=reminder.parent_id, phone=phone, text=text, settings=settings)
             queued += 1
     return queued

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pika
 import pytest
-import requests
 from pypdf import PdfReader
 
 from dziennik.attendance.v1 import events_pb2
 from dziennik.identity.v1 import identity_pb2
 from tests.conftest import wait_for
+from tests.system import api
 
 pytestmark = pytest.mark.e2e
 
@@ -22,10 +22,6 @@ PASSWORD = "Frekwencja-" + uuid.uuid4().hex[:6]
 TODAY = datetime.now(ZoneInfo("Europe/Warsaw")).date()
 LAST_MONDAY = TODAY - timedelta(days=TODAY.weekday() + 7)  # a whole week in the past
 RECENT_SCHOOL_DAY = next(d for d in (TODAY - timedelta(days=n) for n in range(1, 7)) if d.weekday() < 5)  # within the 7-day deadline
-
-
-def api(system, method: str, path: str, headers: dict | None = None, **kwargs) -> requests.Response:
-    return requests.request(method, f"{system.url}/api/v1{path}", headers=headers, timeout=15, **kwargs)
 
 
 @pytest.fixture(scope="module")

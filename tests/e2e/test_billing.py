@@ -15,14 +15,11 @@ import requests
 from pypdf import PdfReader
 
 from tests.conftest import wait_for
+from tests.system import api
 
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "Platnosci-" + uuid.uuid4().hex[:6]
-
-
-def api(system, method: str, path: str, headers: dict | None = None, **kwargs) -> requests.Response:
-    return requests.request(method, f"{system.url}/api/v1{path}", headers=headers, timeout=30, **kwargs)
 
 
 @pytest.fixture(scope="module")

@@ -14,15 +14,12 @@ import requests
 
 from dziennik.messaging.v1 import events_pb2
 from tests.conftest import wait_for
+from tests.system import api
 
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "Wiadomosci-" + uuid.uuid4().hex[:6]
 TODAY = datetime.now(ZoneInfo("Europe/Warsaw")).date()
-
-
-def api(system, method: str, path: str, headers: dict | None = None, **kwargs) -> requests.Response:
-    return requests.request(method, f"{system.url}/api/v1{path}", headers=headers, timeout=15, **kwargs)
 
 
 @pytest.fixture(scope="module")

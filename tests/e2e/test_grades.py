@@ -7,18 +7,14 @@ import uuid
 
 import pika
 import pytest
-import requests
 
 from dziennik.gradebook.v1 import events_pb2
 from tests.conftest import wait_for
+from tests.system import api
 
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "Szkolne-haslo-" + uuid.uuid4().hex[:6]
-
-
-def api(system, method: str, path: str, headers: dict | None = None, **kwargs) -> requests.Response:
-    return requests.request(method, f"{system.url}/api/v1{path}", headers=headers, timeout=10, **kwargs)
 
 
 @pytest.fixture(scope="module")

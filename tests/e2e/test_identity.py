@@ -8,20 +8,15 @@ from zoneinfo import ZoneInfo
 
 import pyotp
 import pytest
-import requests
 
 from dziennik.billing.v1.events_pb2 import PaymentSettled
 from tests.conftest import wait_for
-from tests.system import fresh_address
+from tests.system import api, fresh_address
 from tools.seed import Person
 
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "Mocne-haslo-" + uuid.uuid4().hex[:6]
-
-
-def api(system, method: str, path: str, headers: dict | None = None, **kwargs) -> requests.Response:
-    return requests.request(method, f"{system.url}/api/v1{path}", headers=headers, timeout=10, **kwargs)
 
 
 def new_school(system, policy: str) -> dict:

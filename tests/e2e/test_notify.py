@@ -12,16 +12,13 @@ import pytest
 import requests
 
 from tests.conftest import wait_for
+from tests.system import api
 
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "Powiadomienia-" + uuid.uuid4().hex[:6]
 TODAY = datetime.now(ZoneInfo("Europe/Warsaw")).date()
 LAST_MONDAY = TODAY - timedelta(days=TODAY.weekday() + 7)
-
-
-def api(system, method: str, path: str, headers: dict | None = None, **kwargs) -> requests.Response:
-    return requests.request(method, f"{system.url}/api/v1{path}", headers=headers, timeout=15, **kwargs)
 
 
 def sms_to(system, phone: str) -> list[dict]:

@@ -24,15 +24,11 @@ from dziennik.gradebook.v1 import events_pb2 as gradebook_events
 from tests.conftest import POSTGRES_ADMIN_URL, rabbitmqctl
 from tests.faults.conftest import Family, School
 from tests.faults.report import Row, count
-from tests.system import wait_ready
+from tests.system import api, wait_ready
 
 pytestmark = pytest.mark.faults
 
 GRADE_RECORDED = "gradebook.grade_recorded.v1"
-
-
-def api(system, method: str, path: str, headers: dict | None = None, **kwargs) -> requests.Response:
-    return requests.request(method, f"{system.url}/api/v1{path}", headers=headers, timeout=30, **kwargs)
 
 
 @dataclass
