@@ -8,6 +8,7 @@ at desktop width and at 360 px."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import shutil
@@ -202,7 +203,7 @@ class Browser:
         """A full-page screenshot at desktop width, and one as a 360 px wide phone shows it.
         Each screen of the app is also checked for the basics of accessibility on the way."""
         if self.driver.current_url.startswith(self.base_url):
-            problems = self.driver.execute_script(A11Y_AUDIT)
+            problems = self.driver.execute_script(A11Y_AUDIT, A11Y_TEXTS)
             assert not problems, f"{name}: {problems}"
         self.shots += 1
         stem = f"{self.journey}-{self.shots:02d}-{name}"
@@ -251,9 +252,13 @@ class Browser:
 
 # What a screen must have for keyboard and screen-reader users (a small subset of WCAG 2.1 AA
 # that can be checked without a library): every control named, references that resolve, unique
-# ids, one h1, the page language.
+# ids, one h1; text alternatives for images and graphics, and no control named by a symbol alone;
+# problems announced (the form's problem area an alert, a field's message in its description);
+# the page language the one the app shows (with the skip link and the language switch in it), and
+# the skip link the first stop of the Tab key. `arguments[0]`: A11Y_TEXTS.
 A11Y_AUDIT = """
 const problems = [];
+const texts = arguments[0];
 const named = (el) => (el.getAttribute('aria-label') || '').trim() || el.getAttribute('aria-labelledby')
   || (el.id && document.querySelector(`label[for="${CSS.escape(el.id)}"]`)) || el.closest('label');
 for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
@@ -273,8 +278,68 @@ const ids = [...document.querySelectorAll('[id]')].map((el) => el.id);
 for (const id of new Set(ids.filter((id, i) => ids.indexOf(id) !== i))) problems.push(`duplicate id #${id}`);
 if (document.querySelectorAll('h1').length !== 1) problems.push(`${document.querySelectorAll('h1').length} h1 elements`);
 if (!['pl', 'en'].includes(document.documentElement.lang)) problems.push('no page language');
+
+// Text alternatives (SC 1.1.1): images, and graphics that are not hidden as decoration.
+for (const el of document.querySelectorAll('img, input[type=image], area')) {
+  if (!el.hasAttribute('alt')) problems.push(`no alt text: ${el.outerHTML.slice(0, 60)}`);
+}
+const idsText = (ids) => ids.split(/\\s+/).map((id) => (document.getElementById(id) || {}).textContent || '').join(' ').trim();
+for (const el of document.querySelectorAll('svg, [role=img], [class*=icon]')) {
+  if (el.closest('[aria-hidden=true]') || (el.parentElement && el.parentElement.closest('svg'))) continue;
+  const title = [...el.children].find((child) => child.tagName.toLowerCase() === 'title');
+  const name = (el.getAttribute('aria-label') || '').trim() || idsText(el.getAttribute('aria-labelledby') || '')
+    || (title ? title.textContent.trim() : '') || (el.getAttribute('role') === 'img' ? '' : el.textContent.trim());
+  if (el.tagName.toLowerCase() === 'svg' && el.getAttribute('role') !== 'img') problems.push(`svg neither role=img nor aria-hidden: ${el.outerHTML.slice(0, 60)}`);
+  if (!name) problems.push(`graphic without a text alternative: ${el.outerHTML.slice(0, 60)}`);
+}
+for (const el of document.querySelectorAll('button, a[href]')) {
+  if (!/[\\p{L}\\p{N}]/u.test(el.textContent) && el.textContent.trim() && !(el.getAttribute('aria-label') || '').trim()) problems.push(`named by a symbol only: ${el.outerHTML.slice(0, 60)}`);
+}
+
+// Problems are announced (SC 3.3.1, 4.1.3): the problem areas are alerts, a field's message is
+// in the description of its control (a group's too), and announcements have their live region.
+const live = '[role=alert], [aria-live=polite], [aria-live=assertive]';
+for (const el of document.querySelectorAll('.form-alert, .notice-error')) {
+  if (!el.closest(live)) problems.push(`problem area not announced: ${el.outerHTML.slice(0, 60)}`);
+}
+const describes = (el) => el.id && [...document.querySelectorAll('[aria-describedby], [aria-errormessage]')]
+  .some((c) => `${c.getAttribute('aria-describedby') || ''} ${c.getAttribute('aria-errormessage') || ''}`.split(/\\s+/).includes(el.id));
+for (const el of document.querySelectorAll('.field-error')) {
+  if (!el.hidden && el.textContent.trim() && !describes(el) && !el.closest(live)) problems.push(`field message tied to no control: ${el.textContent.slice(0, 40)}`);
+}
+for (const el of document.querySelectorAll('[aria-invalid=true]')) {
+  const ids = (el.getAttribute('aria-describedby') || '').split(/\\s+/).filter(Boolean);
+  if (!ids.some((id) => { const d = document.getElementById(id); return d && !d.hidden && d.textContent.trim(); })) {
+    problems.push(`invalid ${el.getAttribute('name') || el.getAttribute('data-field') || el.tagName} without its message`);
+  }
+}
+if (!document.querySelector('#live[aria-live]')) problems.push('no live region for announcements');
+
+// The language (SC 3.1.1, 3.1.2): the page's is the one chosen, and goes with the texts.
+const language = document.documentElement.lang;
+const chosen = localStorage.getItem('dz.lang') || 'pl';
+if (language !== chosen) problems.push(`page language ${language}, chosen ${chosen}`);
+const skip = document.getElementById('skip-link');
+if (!skip) problems.push('no skip link');
+else if (texts[language] && skip.textContent.trim() !== texts[language].skip) problems.push(`skip link "${skip.textContent.trim()}" on a page in ${language}`);
+for (const el of document.querySelectorAll('.lang-switch')) {
+  const other = Object.keys(texts).find((code) => code !== language);
+  if (el.lang !== other || el.textContent.trim() !== texts[language].other) problems.push(`language switch ${el.textContent.trim()} (lang=${el.lang}) on a page in ${language}`);
+}
+
+// The skip link is the first stop of the Tab key (SC 2.4.1).
+const tabbable = [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]')]
+  .filter((el) => !el.disabled && el.tabIndex >= 0 && el.getClientRects().length);
+if (tabbable[0] !== skip) problems.push(`first Tab stop: ${tabbable[0] && tabbable[0].outerHTML.slice(0, 60)}`);
 return problems;
 """
+
+# What A11Y_AUDIT expects on a page in each language: the skip link's text and the language switch's
+# (which names the other language, in that language).
+A11Y_TEXTS = {
+    language: {"skip": texts["shell.skip"], "other": texts["lang.other"]}
+    for language, texts in ((path.stem, json.loads(path.read_text(encoding="utf-8"))) for path in sorted((ROOT / "gateway" / "web" / "static" / "i18n").glob("*.json")))
+}
 
 
 def _xpath_literal(text: str) -> str:

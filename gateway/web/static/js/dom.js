@@ -125,9 +125,18 @@ export function clearErrors(formEl) {
   }
 }
 
+/** Where a field's problem belongs: the group the field names (a fieldset of checkboxes or radio
+ * buttons that share the name), else the control of that name. */
 function controlFor(formEl, key) {
   const escaped = CSS.escape(key);
-  return formEl.querySelector(`[name="${escaped}"]`) || formEl.querySelector(`[data-field="${escaped}"]`);
+  return formEl.querySelector(`[data-field="${escaped}"]`) || formEl.querySelector(`[name="${escaped}"]`);
+}
+
+/** The control itself, or for a group (a fieldset of checkboxes) its first control one can reach. */
+function focusableIn(control) {
+  if (control.matches('input, select, textarea, button')) return control;
+  return [...control.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+    .find((el) => !el.disabled && el.getClientRects().length) || null;
 }
 
 /** An API problem next to the right fields: `errors` by field name, the rest in the form's alert. */
@@ -145,13 +154,16 @@ export function showErrors(formEl, error) {
     const holder = control.closest('.field, .check, td, fieldset') || control.parentElement;
     let place = holder.querySelector(':scope > .field-error');
     if (!place) {
-      place = h('p', { class: 'field-error', id: uid('err') });
+      place = h('p', { class: 'field-error' });
       holder.append(place);
-      control.setAttribute('aria-describedby', place.id);
     }
+    // The message is part of the control's description, next to its hint (a group's too).
+    if (!place.id) place.id = uid('err');
+    const described = (control.getAttribute('aria-describedby') || '').split(/\s+/).filter(Boolean);
+    if (!described.includes(place.id)) control.setAttribute('aria-describedby', [...described, place.id].join(' '));
     place.textContent = message;
     place.hidden = false;
-    first = first || control;
+    first = first || focusableIn(control);
   }
   if (alert) {
     const title = error.title || t('error.generic');

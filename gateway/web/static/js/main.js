@@ -97,12 +97,19 @@ function menuItems(homeroom) {
   return items;
 }
 
+/** The page's own texts outside the app's root (the skip link) in the current language. */
+function translatePage() {
+  document.getElementById('skip-link').textContent = t('shell.skip');
+}
+
 function languageSwitch() {
   const other = lang() === 'pl' ? 'en' : 'pl';
+  // An id of its own: after the page is drawn again in the other language, focus comes back here.
   return h('button', {
-    type: 'button', class: 'link-button lang-switch', lang: other, 'aria-label': t('lang.switch_label'),
+    type: 'button', id: 'lang-switch', class: 'link-button lang-switch', lang: other, 'aria-label': t('lang.switch_label'),
     onClick: async () => {
       await loadLanguage(other);
+      translatePage();
       render();
     },
   }, t('lang.other'));
@@ -153,12 +160,14 @@ async function logout() {
 // -- rendering -----------------------------------------------------------------------------------
 
 let renderCount = 0;
-let lastPath = null;
+let lastRoute = null;
 
 export async function render() {
   const ticket = ++renderCount;
   const root = document.getElementById('app');
   const { path, query } = parseHash();
+  const route = `${path}?${query}`;
+  const focusedId = document.activeElement && document.activeElement !== document.body ? document.activeElement.id : '';
   const stale = () => ticket !== renderCount;
   root.setAttribute('aria-busy', 'true');
   try {
@@ -169,7 +178,7 @@ export async function render() {
       const page = h('main', { id: 'main', class: 'public', tabindex: '-1' });
       fill(root, h('div', { class: 'public-top' }, languageSwitch()), page);
       await found.view({ main: page, params: found.params, query, navigate, afterSignIn, stale });
-      finish(root, page, path);
+      finish(root, page, route, focusedId);
       return;
     }
     if (!state.me) {
@@ -181,7 +190,7 @@ export async function render() {
       const page = h('main', { id: 'main', class: 'public', tabindex: '-1' });
       fill(root, h('div', { class: 'public-top' }, languageSwitch(), h('button', { type: 'button', class: 'secondary small', onClick: logout }, t('action.logout'))), page);
       await auth.enrolMfa({ main: page, navigate, afterSignIn, stale });
-      finish(root, page, path);
+      finish(root, page, route, focusedId);
       return;
     }
     if (path === '/' || match(PUBLIC_ROUTES, path)) {
@@ -198,24 +207,37 @@ export async function render() {
       main.append(loading());
       await found.view({ main, params: found.params, query, navigate, stale });
     }
-    finish(root, main, path);
+    finish(root, main, route, focusedId);
   } catch (error) {
     if (stale()) return;
     const main = document.getElementById('main') || root;
     fill(main, h('h1', { tabindex: '-1' }, t('error.generic')), problemPanel(error, () => render()));
-    finish(root, main, path);
+    finish(root, main, route, focusedId);
   }
 }
 
-function finish(root, main, path) {
+/** After a screen is drawn: its title, and where the keyboard focus goes. On a new route (a
+ * menu link, a tab, another month) focus moves to the screen's heading, so a screen reader reads
+ * it and Tab continues from there. When the screen was drawn again in place (the language, the
+ * child) and its control went with the old screen, focus returns to the same control, or else to
+ * the heading: never to the top of the document. */
+function finish(root, main, route, focusedId) {
   root.removeAttribute('aria-busy');
   const heading = main.querySelector('h1');
   document.title = heading ? `${heading.textContent} – ${t('app.name')}` : t('app.name');
-  if (lastPath !== null && lastPath !== path && heading) {
-    heading.setAttribute('tabindex', '-1');
-    heading.focus();
+  const active = document.activeElement;
+  const lost = !active || active === document.body || !active.isConnected;
+  const again = lost && focusedId ? document.getElementById(focusedId) : null;
+  if (lastRoute !== null) {
+    if (again && again.getClientRects().length) {
+      again.focus();
+    } else if (lastRoute !== route || lost) {
+      const target = heading || main;
+      target.setAttribute('tabindex', '-1');
+      target.focus();
+    }
   }
-  lastPath = path;
+  lastRoute = route;
 }
 
 async function afterSignIn() {
@@ -228,6 +250,7 @@ async function afterSignIn() {
 
 async function boot() {
   await loadLanguage(preferredLanguage());
+  translatePage();
   document.getElementById('skip-link').addEventListener('click', (event) => {
     event.preventDefault();
     const main = document.getElementById('main');
