@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(shell find protos -name '*.proto')
 GEN_STAMP := gen/.generated
 
-.PHONY: run test test-unit test-integration test-e2e test-faults protos venv migrate clean images
+.PHONY: run test test-unit test-integration test-e2e test-faults protos venv migrate clean images audit
 
 venv: $(STAMP)
 
@@ -57,6 +57,13 @@ test-e2e: protos
 # The whole system under load while its parts fail; writes docs/reliability.md.
 test-faults: protos
 	$(BIN)/python -m pytest tests/faults
+
+# Known vulnerabilities of every pinned dependency (and what they pull in), from PyPI's advisory
+# data (pip-audit's default service, PyPI's JSON API). A finding fails the build: upgrade to a fixed
+# release, or add `--ignore-vuln ID` here with the reason. AUDIT_FLAGS=--strict also fails on a
+# dependency that could not be checked.
+audit: $(STAMP)
+	$(BIN)/pip-audit --progress-spinner off -r requirements.txt -r requirements-dev.txt $(AUDIT_FLAGS)
 
 # One container image per service and the gateway, as deploy/k8s runs them (their Dockerfiles generate
 # gen/ themselves). `make images IMAGE_REGISTRY=registry.example.org/dziennik IMAGE_TAG=1.2.0`

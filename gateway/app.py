@@ -8,7 +8,6 @@ import uuid
 
 import grpc
 from flask import Flask, Response, g, request
-from flask_smorest import Api
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY
 from werkzeug.exceptions import HTTPException
@@ -16,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import audit as audit_trail
 from gateway import limits as rate_limits
+from gateway import docs, hardening
 from gateway.api import admin, attendance, audit_log, auth, billing, communication, exports, grades, me, notifications
 from gateway.backends import Backends
 from gateway.problems import Problem, code_for_status, from_rpc_error, response_for
@@ -51,13 +51,15 @@ def create_app(settings: GatewaySettings | None = None) -> Flask:
     app.extensions["backends"] = Backends(settings)
     app.extensions["settings"] = settings
 
-    api = Api(app, spec_kwargs={"info": {"description": "Elektroniczny dziennik szkolny: publiczne API v1."}})
+    api = docs.DocumentedApi(app, spec_kwargs={"info": {"description": "Elektroniczny dziennik szkolny: publiczne API v1."}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     for blueprint in (auth.blp, me.blp, admin.blp, grades.blp, attendance.blp, communication.blp, billing.blp, notifications.blp, notifications.reports, audit_log.blp):
         api.register_blueprint(blueprint)
     api.register_blueprint(exports.blp)  # the class register as XML, a student's data for their parent (issue #10, point 7)
     app.view_functions["api-docs.openapi_json"] = public(_plain(app.view_functions["api-docs.openapi_json"]))
     app.register_blueprint(web_app)  # the web front end at / (outside the OpenAPI document)
+    docs.init_app(app)  # the API reference at /api/docs
+    hardening.init_app(app, settings)  # security headers and CORS on every response
 
     _register_health(app)
     _register_request_hooks(app)
@@ -84,6 +86,9 @@ def _register_request_hooks(app: Flask) -> None:
         g.started = time.perf_counter()
         view = app.view_functions.get(request.endpoint or "")
         request.max_content_length = getattr(view, "max_body", MAX_BODY_BYTES)
+        preflight = hardening.answer_preflight()  # a browser's CORS preflight carries no token
+        if preflight is not None:
+            return preflight
         authenticate_request()  # 401 comes before anything about the body (API.md, order of checks)
         check_body_type()
 
@@ -127,7 +132,8 @@ def _register_error_handlers(app: Flask) -> None:
             return response_for(Problem("validation_error", "Niepoprawne dane w żądaniu.", errors=fields))
         if error.code == 400:
             return response_for(Problem("validation_error", "Nie można odczytać treści żądania (JSON)."))
-        return response_for(Problem(code_for_status(error.code or 500)))
+        allowed = getattr(error, "valid_methods", None)  # 405 names the methods that would work (RFC 9110)
+        return response_for(Problem(code_for_status(error.code or 500), headers={"Allow": ", ".join(allowed)} if allowed else None))
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -25,7 +25,8 @@ def database_url(service: str, configured: str | None, var_dir: Path) -> str:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # hide_parameters: an error logs the statement, never its values (TOTP secrets, hashes).
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # several processes share the file
@@ -42,6 +43,7 @@ def make_engine(url: str) -> Engine:
         pool_size=10,
         max_overflow=10,
         pool_timeout=5,
+        hide_parameters=True,  # an error logs the statement, never its values (TOTP secrets, hashes)
         # A cut connection must fail fast instead of hanging a request.
         connect_args={"connect_timeout": 5, "options": "-c statement_timeout=15000"},
     )

@@ -110,6 +110,7 @@ def activate(body):
 
 @public
 @blp.route("/jwks.json", methods=["GET"])
+@blp.response(200, {"type": "object", "properties": {"keys": {"type": "array", "items": {"type": "object"}}}}, content_type="application/jwk-set+json")
 def jwks():
     """The public keys (JWKS, RFC 7517) that verify access tokens, for other relying parties."""
     answer = _identity().GetJwks(identity_pb2.GetJwksRequest())

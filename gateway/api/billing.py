@@ -22,6 +22,13 @@ class MoneySchema(Schema):
     currency = fields.String(required=True, validate=validate.OneOf(["PLN"]))
 
 
+class SumSchema(Schema):
+    """Money in reports and statements: zero or negative too (payments are − in the ledger)."""
+
+    amount = fields.Integer(metadata={"description": "grosze"})
+    currency = fields.String(metadata={"enum": ["PLN"]})
+
+
 class ProductSchema(Schema):
     code = fields.String()
     price = fields.Nested(MoneySchema)
@@ -156,7 +163,7 @@ def payu_notify():
 class StatementLineSchema(Schema):
     id = fields.String()
     date = fields.String()
-    amount = fields.Nested(MoneySchema)
+    amount = fields.Nested(SumSchema)
     title = fields.String()
     counterparty = fields.String()
     outcome = fields.String(metadata={"description": "matched, unmatched, review:underpaid|overpaid|name_differs|already_settled, resolved, dismissed"})
@@ -241,7 +248,7 @@ class RefundSchema(Schema):
 
 class TotalSchema(Schema):
     count = fields.Integer()
-    amount = fields.Nested(MoneySchema)
+    amount = fields.Nested(SumSchema)
 
 
 class LedgerLineSchema(Schema):
@@ -250,14 +257,14 @@ class LedgerLineSchema(Schema):
     transaction_number = fields.String()
     kind = fields.String(metadata={"enum": ["charge", "payment", "refund"]})
     channel = fields.String()
-    amount = fields.Nested(MoneySchema, metadata={"description": "charges +, payments −, refunds +"})
+    amount = fields.Nested(SumSchema, metadata={"description": "charges +, payments −, refunds +"})
     reference = fields.String()
 
 
 class ReportSchema(Schema):
     by_status = fields.Dict(keys=fields.String(), values=fields.Nested(TotalSchema))
     by_channel = fields.Dict(keys=fields.String(), values=fields.Nested(TotalSchema), metadata={"description": "Money received (payments less refunds)."})
-    balance = fields.Nested(MoneySchema, metadata={"description": "Still owed: the sum of the ledger."})
+    balance = fields.Nested(SumSchema, metadata={"description": "Still owed: the sum of the ledger."})
     ledger = fields.List(fields.Nested(LedgerLineSchema))
 
 

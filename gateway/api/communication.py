@@ -16,6 +16,12 @@ blp = Blueprint("communication", __name__, url_prefix="/api/v1", description="Wi
 
 _ID = validate.Length(min=1, max=80)
 MAX_UPLOAD = 10 * 1024 * 1024
+# What an attachment may be (messaging checks the content against the type); a download comes back as it was sent.
+ATTACHMENT_TYPES = (
+    "application/pdf", "image/jpeg", "image/png", "text/plain", "application/octet-stream",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "application/vnd.oasis.opendocument.text",
+)
+_FILE = {"schema": {"type": "string", "format": "binary"}}
 
 
 def _messaging():
@@ -101,11 +107,10 @@ def recipients():
     return [{"id": r.id, "name": r.name, "kind": r.kind, "detail": r.detail} for r in _messaging().ListRecipients(pb.ListRecipientsRequest(), metadata=caller().metadata).recipients]
 
 
-@accepts("application/pdf", "image/jpeg", "image/png", "text/plain", "application/octet-stream",
-         "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "application/vnd.oasis.opendocument.text", max_body=MAX_UPLOAD + 1024)
+@accepts(*ATTACHMENT_TYPES, max_body=MAX_UPLOAD + 1024)
 @blp.route("/messages/attachments", methods=["POST"])
 @blp.response(201, AttachmentSchema)
-@blp.doc(parameters=[{"name": "filename", "in": "query", "required": True, "schema": {"type": "string"}}], requestBody={"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}})
+@blp.doc(parameters=[{"name": "filename", "in": "query", "required": True, "schema": {"type": "string"}}], requestBody={"content": {t: _FILE for t in ATTACHMENT_TYPES}})
 def upload_attachment():
     """Upload a file (the body, with its Content-Type; `?filename=`) to attach to a message:
     PDF, JPEG, PNG, TXT, DOCX or ODT up to 10 MB."""
@@ -120,6 +125,7 @@ def upload_attachment():
 
 @blp.route("/messages/attachments/<attachment_id>", methods=["GET"])
 @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/octet-stream")
+@blp.doc(responses={"200": {"content": {t: _FILE for t in ATTACHMENT_TYPES}}})
 def download_attachment(attachment_id):
     """Download an attachment of a message you sent or received."""
     answer = _messaging().GetAttachment(pb.GetAttachmentRequest(attachment_id=attachment_id), metadata=caller().metadata)

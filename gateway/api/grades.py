@@ -3,10 +3,12 @@ term grades and class statistics."""
 from __future__ import annotations
 
 import json
+from datetime import timezone
+from decimal import Decimal, InvalidOperation
 
 from flask import current_app, request
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from dziennik.gradebook.v1 import gradebook_pb2
 from gateway.api.schemas import IdSchema, StrictBoolean
@@ -18,6 +20,20 @@ blp = Blueprint("grades", __name__, url_prefix="/api/v1", description="Oceny")
 _ID = validate.Length(min=1, max=64)
 _DECIMAL = validate.Regexp(r"^\d{1,5}(\.\d{1,2})?$", error="Liczba, np. 17 lub 17.5.")
 TERM_KINDS = ["semester_proposed", "semester_final", "annual_proposed", "annual_final"]
+
+
+def _between(low: str, high: str):
+    """A decimal written as text ("0.5") within [low, high]; its format is _DECIMAL's to report."""
+
+    def check(value: str) -> None:
+        try:
+            inside = Decimal(low) <= Decimal(value) <= Decimal(high)
+        except InvalidOperation:
+            return
+        if not inside:
+            raise ValidationError(f"Liczba od {low} do {high}.")
+
+    return check
 
 
 def _gradebook():
@@ -52,13 +68,14 @@ class CategorySchema(NewCategorySchema):
 
 
 class ThresholdSchema(Schema):
-    lowest_average = fields.Decimal(required=True, as_string=True, places=2, validate=validate.Range(min=0, max=6))
+    lowest_average = fields.String(required=True, validate=[_DECIMAL, _between("0", "6")], metadata={"example": "4.51"})
     grade = fields.String(required=True, validate=validate.OneOf(["1", "2", "3", "4", "5", "6"]))
 
 
 class GradeSettingsSchema(Schema):
-    plus = fields.Decimal(required=True, as_string=True, validate=validate.Range(min=0, max=0.99), metadata={"example": "0.5"})
-    minus = fields.Decimal(required=True, as_string=True, validate=validate.Range(min=0, max=0.99), metadata={"example": "0.25"})
+    # Decimals as JSON strings, as they are answered (a JSON number would lose "0.50"'s precision).
+    plus = fields.String(required=True, validate=[_DECIMAL, _between("0", "0.99")], metadata={"example": "0.5"})
+    minus = fields.String(required=True, validate=[_DECIMAL, _between("0", "0.99")], metadata={"example": "0.25"})
     improved_original_counts = StrictBoolean(required=True)
     allowed_marks = fields.List(fields.String(validate=validate.OneOf(["+", "-", "np", "bz", "nk", "zw"])), required=True)
     thresholds = fields.List(fields.Nested(ThresholdSchema), required=True, validate=validate.Length(equal=6))
@@ -311,7 +328,7 @@ def grade_history(grade_id):
             {
                 "action": e.action,
                 "actor_id": e.actor_id,
-                "at": e.at.ToDatetime(),
+                "at": e.at.ToDatetime(tzinfo=timezone.utc),  # ISO 8601 with its offset (API.md)
                 "old": json.loads(e.old_json) if e.old_json else None,
                 "new": json.loads(e.new_json) if e.new_json else None,
             }
