@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(shell find protos -name '*.proto')
 GEN_STAMP := gen/.generated
 
-.PHONY: run test test-unit test-integration test-e2e test-faults protos venv migrate clean images audit
+.PHONY: run test test-unit test-integration test-e2e test-faults protos venv migrate clean images bench audit
 
 venv: $(STAMP)
 
@@ -57,6 +57,13 @@ test-e2e: protos
 # The whole system under load while its parts fail; writes docs/reliability.md.
 test-faults: protos
 	$(BIN)/python -m pytest tests/faults
+
+# Benchmarks against same-run baselines (bench/README.md): makes its own databases and vhost and
+# removes them; writes bench/results/latest.{json,md} and plots. `make bench QUICK=1`: a smoke run.
+bench: protos
+	tools/ensure-postgresql
+	tools/ensure-rabbitmq
+	$(BIN)/python -m bench $(if $(filter 1 true yes,$(QUICK)),--quick,) $(BENCH_ARGS)
 
 # Known vulnerabilities of every pinned dependency (and what they pull in), from PyPI's advisory
 # data (pip-audit's default service, PyPI's JSON API). A finding fails the build: upgrade to a fixed

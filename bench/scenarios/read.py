@@ -1,0 +1,84 @@
+"""Read: parents with extended access reading GET /api/v1/students/{id}/grades through the
+gateway (gunicorn, production configuration), open loop at rising offered rates; baseline: the same
+gunicorn settings and worker count answering the same bytes as a constant body."""
+from __future__ import annotations
+
+import time
+
+import requests
+
+from bench.loadgen import ladders, summarise
+from bench.scenarios import Context, http_session
+from bench.stats import load_average, ratio
+from bench.system import children_of, cpu_cost, cpu_seconds
+
+P99_LIMIT_S = 0.100
+PATH = "/api/v1/students/{}/grades"
+
+
+async def run(ctx: Context) -> dict:
+    started = load_average()
+    readers = ctx.dataset.roster.readers[: ctx.plan.readers]
+    ctx.log(f"read: signing in {len(readers)} parents with extended access")
+    tokens = ctx.sign_in_parents(sorted({r.login for r in readers}))
+    requests_ = [(PATH.format(r.student_id), {"Authorization": f"Bearer {tokens[r.login]}"}) for r in readers]
+    sample = requests.get(ctx.system.url + requests_[0][0], headers=requests_[0][1], timeout=30)
+    sample.raise_for_status()
+    body = sample.content
+    page = sample.json()
+    ctx.log(f"read: one page is {len(body)} bytes, {sum(len(s['grades']) for s in page['subjects'])} grades in {len(page['subjects'])} subjects")
+
+    baseline_process, baseline_url = ctx.system.start_baseline(body)
+    try:
+        _wait_for(baseline_url)
+        baseline_pids = {"baseline": baseline_process.pid, **{f"baseline-worker-{n}": pid for n, pid in enumerate(children_of(baseline_process.pid), 1)}}
+        async with http_session() as http:
+
+            def fire_at(base_url: str):
+                async def fire(index: int, due: float) -> str:
+                    path, headers = requests_[index % len(requests_)]
+                    async with http.get(base_url + path, headers=headers) as answer:
+                        await answer.read()
+                        return "ok" if answer.status == 200 else str(answer.status)
+
+                return fire
+
+            ctx.log("read: the grades page through the gateway, and the baseline (constant JSON, same gunicorn settings), step by step in turn")
+            cpu_before = ctx.system.cpu_times()
+            baseline_cpu_before = {name: cpu_seconds(pid) for name, pid in baseline_pids.items()}
+            climbed = await ladders(
+                {"baseline": fire_at(baseline_url), "gateway": fire_at(ctx.system.url)}, ctx.plan.read_rates, ctx.plan.step_seconds,
+                p99_limit_s=P99_LIMIT_S, log=ctx.log,
+            )
+            baseline, gateway = climbed["baseline"], climbed["gateway"]
+            # Only the gateway's steps ran against the system's processes; the baseline's ran against its own.
+            gateway_cpu = ctx.system.cpu_cost(cpu_before, ctx.system.cpu_times(), sum(s.sent for s in gateway))
+            baseline_cpu = cpu_cost(baseline_cpu_before, {name: cpu_seconds(pid) for name, pid in baseline_pids.items()}, sum(s.sent for s in baseline))
+    finally:
+        baseline_process.terminate()
+        baseline_process.wait(timeout=30)
+
+    result = {
+        "what": "GET /api/v1/students/{id}/grades by parents with extended access; open loop; sustained = highest offered rate with p99 <= 100 ms, <1 % errors, >= 95 % achieved",
+        "page_bytes": len(body),
+        "grades_on_page": sum(len(s["grades"]) for s in page["subjects"]),
+        "distinct_parents": len(tokens),
+        "baseline": summarise(baseline, P99_LIMIT_S),
+        "gateway": summarise(gateway, P99_LIMIT_S),
+        "load_average": {"start": started, "end": load_average()},
+        "cpu": {"gateway": gateway_cpu, "baseline": baseline_cpu},
+    }
+    result["ratio_to_baseline"] = ratio(result["gateway"]["sustained"]["rate"], result["baseline"]["sustained"]["rate"])
+    return result
+
+
+def _wait_for(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + "/", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the baseline server did not answer")
