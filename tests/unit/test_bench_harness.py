@@ -4,7 +4,6 @@ system started; `make bench` runs the benchmark itself."""
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import datetime, timezone
 
 import pytest
@@ -61,24 +60,28 @@ def test_send_offsets_are_evenly_spaced_at_the_offered_rate():
 def test_a_stalled_server_shows_in_every_request_that_was_due_during_the_stall():
     """A one-at-a-time server that stalls for 300 ms once: measured from the scheduled times, every
     request due in those 300 ms is late (about 30 at 100/s), not only the one that stalled, and the
-    scheduler kept sending on time while the answers were late."""
+    scheduler kept sending while the stalled request was still being answered (open loop)."""
     server = asyncio.Lock()
-    sent_at: dict[int, float] = {}
+    fired: list[int] = []
+    stall: dict[str, float] = {}
 
     async def fire(index: int, due: float) -> str:
-        sent_at[index] = time.time() - due
+        fired.append(index)
         async with server:
-            await asyncio.sleep(0.3 if index == 10 else 0.001)
+            if index == 10:
+                await asyncio.sleep(0.3)
+                stall["fired_meanwhile"] = sum(1 for i in fired if i > 10)
+            else:
+                await asyncio.sleep(0.001)
         return "ok"
 
     step = asyncio.run(open_loop(fire, rate=100, duration=1.0, timeout=5))
     assert step.sent == step.ok == 100 and step.errors == step.timeouts == 0
-    late = sum(1 for index in range(100) if index > 10 and index < 40)
     assert step.latencies.percentile(99) >= 0.25
     # Latencies above 100 ms: the stalled one and those queued behind it (coordinated omission would show 1).
     slow = sum(1 for p in range(1, 101) if step.latencies.percentile(p) > 0.1)
-    assert slow >= 15, f"only {slow} % of requests late; {late} were due during the stall"
-    assert max(sent_at.values()) < 0.05  # every request left within 50 ms of its scheduled time
+    assert slow >= 15, f"only {slow} % of requests late"
+    assert stall["fired_meanwhile"] >= 5  # a closed loop would have sent none while waiting
 
 
 def test_errors_and_timeouts_are_counted_and_a_step_that_errs_does_not_hold():
