@@ -31,7 +31,7 @@ def _group(process: str) -> str:
     return re.sub(r"-worker-\d+$", "", process)
 
 
-NOISE_MS = 0.5  # per operation: below this a process was only idling along (what is left after subtracting its idle CPU)
+NOISE_MS = 1.0  # per operation: below this a process was only idling along (what is left after subtracting its idle CPU)
 
 
 def _costs(cost: dict | None) -> dict[str, float]:
@@ -82,12 +82,13 @@ def markdown(results: dict) -> str:
         f"> **First model, from one benchmark run** ({meta['date']}, {'a QUICK smoke run' if quick else 'a full run'}, {meta['machine']['cpu_model']}, "
         f"{meta['machine']['cores']} cores, load average {meta['load_average']['start']} → {meta['load_average'].get('end')}, commit {meta['commit']}). "
         "The machine was shared with other test suites while it ran, and the services have not been optimised yet (issue #11): "
-        "every figure below will change. Regenerate with `python -m bench.capacity` after `make bench`.",
+        "every figure below will change. Repeated runs on this shared machine differed by up to half in CPU per operation, so read "
+        "these as orders of magnitude. Regenerate with `python -m bench.capacity` after `make bench` (a full run does it itself).",
         "",
         "## Method",
         "",
         "The benchmark records, for every process, the CPU time (user + system, from `/proc`) it spent per operation over each scenario, "
-        "PostgreSQL backends included (per service database). CPU per operation is far less sensitive to a busy machine than throughput. "
+        "PostgreSQL backends included (per service database; PostgreSQL's own background writers are not). CPU per operation is far less sensitive to a busy machine than throughput. "
         f"Each peak's rate times that cost gives the cores each process kind needs; a replica is planned at {UTILISATION:.0%} of one core "
         "(a Python process uses at most about one core: the GIL), which leaves room for spikes and for losing a node. "
         f"Each process's CPU when idle (relays polling, consumers waiting) is measured first and subtracted; shares under {NOISE_MS} ms per "
@@ -118,7 +119,7 @@ def markdown(results: dict) -> str:
         for group, busy in sorted(databases.items(), key=lambda item: -item[1]):
             if busy >= 0.05:
                 nodes = max(1, math.ceil(busy / (CORES_PER_DB_NODE * UTILISATION)))
-                lines.append(f"| {group} (PostgreSQL) | {busy:,.1f} | {nodes} primary of {CORES_PER_DB_NODE} cores, plus a standby |")
+                lines.append(f"| {group} (PostgreSQL backends) | {busy:,.1f} | {nodes} × {CORES_PER_DB_NODE}-core primary, plus a standby |")
         lines.append(f"| **total** | **{sum(cores.values()):,.1f}** | |")
         lines.append("")
     lines += _broker(built, results) + _storage(results) + _reading(results)

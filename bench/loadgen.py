@@ -97,6 +97,7 @@ async def ladders(
     give_up_after: int = 2,
     log: Callable[[str], None] = print,
     before_step: Callable[[str, float], None] | None = None,
+    recover: float = 10.0,
 ) -> dict[str, list[Step]]:
     """Several ladders climbed together, one step of each per rate in turn (a system and its
     baseline), so both see the same neighbours on a shared machine. Each climbs past its latency
@@ -122,7 +123,7 @@ async def ladders(
             )
             failed[label] = failed[label] + 1 if saturated(step, p99_limit_s) else 0
             # An overloaded server still works through requests the client gave up on: let it.
-            await asyncio.sleep(pause if held else max(pause, min(timeout, 10.0)))
+            await asyncio.sleep(pause if held else max(pause, min(timeout, recover)))
         if all(count >= give_up_after for count in failed.values()):
             break
     return steps

@@ -29,6 +29,7 @@ class Plan:
     amqp_rates: list[float]
     batch_rates: list[float]
     drain_seconds: float
+    recover_seconds: float  # after a step that did not hold: the server works off what the client gave up on
     argon2_seconds: float
     readers: int  # distinct parents signed in for the read scenario
 
@@ -36,10 +37,10 @@ class Plan:
     def of(cls, quick: bool) -> "Plan":
         if quick:
             return cls(
-                quick=True, step_seconds=3, read_rates=[5, 10, 20, 40, 70, 100, 150, 200, 300, 400, 600, 800, 1200, 1600, 2400, 3200],
+                quick=True, step_seconds=2, read_rates=[5, 10, 20, 40, 70, 100, 150, 200, 300, 400, 600, 800, 1200, 1600, 2400, 3200],
                 login_rates=[5, 10, 20, 30, 45, 60, 90], refresh_rates=[25, 50, 100, 200, 400, 600, 800, 1000, 1300, 1600],
-                event_rates=[10, 25, 50, 100, 200, 400, 700, 1000], amqp_rates=[100, 200, 500, 1000, 2000, 3000], batch_rates=[1, 2, 4],
-                drain_seconds=20, argon2_seconds=1, readers=60,
+                event_rates=[10, 25, 50, 100, 200, 400, 700, 1000], amqp_rates=[100, 200, 500, 1000, 2000, 3000], batch_rates=[1, 2],
+                drain_seconds=20, recover_seconds=3, argon2_seconds=1, readers=60,
             )
         return cls(
             quick=False, step_seconds=15,
@@ -47,7 +48,7 @@ class Plan:
             login_rates=[5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100],
             refresh_rates=[25, 50, 75, 100, 150, 200, 300, 400, 500, 600, 800, 1000, 1200, 1500, 2000],
             event_rates=[10, 25, 50, 75, 100, 150, 200, 300, 400, 600, 800, 1000, 1500], amqp_rates=[100, 200, 500, 1000, 1500, 2000, 3000, 4000, 6000],
-            batch_rates=[1, 2, 4], drain_seconds=60, argon2_seconds=3, readers=300,
+            batch_rates=[1, 2, 4], drain_seconds=60, recover_seconds=10, argon2_seconds=3, readers=300,
         )
 
 

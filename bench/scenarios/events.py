@@ -64,7 +64,9 @@ async def _pipeline(ctx: Context) -> dict:
     by_class: dict[str, list] = defaultdict(list)
     for student in roster.sms_students:
         by_class[student.class_id].append(student)
-    pairs = [(class_id, subject_id) for class_id in by_class for subject_id in roster.subjects]
+    # Classes with a full call's worth of such students, so every call carries GRADES_PER_CALL grades.
+    full = {class_id: students for class_id, students in by_class.items() if len(students) >= GRADES_PER_CALL} or by_class
+    pairs = [(class_id, subject_id) for class_id in full for subject_id in roster.subjects]
     rng.shuffle(pairs)
     ctx.log(f"events: signing in {len({roster.teachers[p].id for p in pairs})} teachers (password and TOTP)")
     metadata = {pair: ctx.teacher_metadata(roster.teachers[pair]) for pair in pairs}

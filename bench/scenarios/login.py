@@ -62,7 +62,8 @@ async def run_login(ctx: Context) -> dict:
 
         ctx.log("login: POST /api/v1/auth/login through the gateway")
         cpu_before = ctx.system.cpu_times()
-        steps = await ladder(fire, ctx.plan.login_rates, ctx.plan.step_seconds, p99_limit_s=LOGIN_P99_LIMIT_S, log=ctx.log, label="login", before_step=raw_rate)
+        steps = await ladder(fire, ctx.plan.login_rates, ctx.plan.step_seconds, p99_limit_s=LOGIN_P99_LIMIT_S, log=ctx.log, label="login", before_step=raw_rate,
+                             recover=ctx.plan.recover_seconds)
         cpu = ctx.system.cpu_cost(cpu_before, ctx.system.cpu_times(), sum(s.sent for s in steps))
     raw = {
         **raw_samples[0],
@@ -103,7 +104,8 @@ async def run_refresh(ctx: Context) -> dict:
 
         ctx.log(f"refresh: POST /api/v1/auth/refresh, {pool.qsize()} sessions rotating their refresh tokens")
         cpu_before = ctx.system.cpu_times()
-        steps = await ladder(fire, ctx.plan.refresh_rates, ctx.plan.step_seconds, p99_limit_s=REFRESH_P99_LIMIT_S, log=ctx.log, label="refresh")
+        steps = await ladder(fire, ctx.plan.refresh_rates, ctx.plan.step_seconds, p99_limit_s=REFRESH_P99_LIMIT_S, log=ctx.log, label="refresh",
+                             recover=ctx.plan.recover_seconds)
         cpu = ctx.system.cpu_cost(cpu_before, ctx.system.cpu_times(), sum(s.sent for s in steps))
     return {
         "what": "POST /api/v1/auth/refresh, each session's token rotated on every use; sustained = p99 <= 200 ms",

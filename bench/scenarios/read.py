@@ -48,7 +48,7 @@ async def run(ctx: Context) -> dict:
             baseline_cpu_before = {name: cpu_seconds(pid) for name, pid in baseline_pids.items()}
             climbed = await ladders(
                 {"baseline": fire_at(baseline_url), "gateway": fire_at(ctx.system.url)}, ctx.plan.read_rates, ctx.plan.step_seconds,
-                p99_limit_s=P99_LIMIT_S, log=ctx.log,
+                p99_limit_s=P99_LIMIT_S, log=ctx.log, recover=ctx.plan.recover_seconds,
             )
             baseline, gateway = climbed["baseline"], climbed["gateway"]
             # Only the gateway's steps ran against the system's processes; the baseline's ran against its own.
