@@ -149,8 +149,12 @@ def init_app(app: Flask, recorder: AuditRecorder) -> None:
         if described is None or principal is None or principal.is_service:
             return response
         action, resource = described
-        body = request.get_json(silent=True) if request.is_json else None
-        answer = response.get_json(silent=True) if response.is_json and response.status_code < 300 else None
+        view_args = request.view_args or {}
+        body = request.get_json(silent=True) if request.is_json and not view_args.get("student_id") else None
+        subjects = subjects_of(view_args, body, None)
+        if not subjects or subjects[0].kind != "student":  # only then is the (large) answer worth decoding
+            answer = response.get_json(silent=True) if response.is_json and response.status_code < 300 else None
+            subjects = subjects_of(view_args, body, answer)
         at = datetime.now(timezone.utc).isoformat()
         recorder.add([
             pb.AuditEntry(
@@ -158,6 +162,6 @@ def init_app(app: Flask, recorder: AuditRecorder) -> None:
                 action=action, resource=resource, subject_kind=subject.kind, subject_id=subject.id, method=request.method, path=request.path[:300],
                 status=response.status_code, request_id=g.get("request_id", ""), client_ip=request.remote_addr or "",
             )
-            for subject in subjects_of(request.view_args or {}, body, answer)
+            for subject in subjects
         ])
         return response

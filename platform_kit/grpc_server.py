@@ -132,6 +132,11 @@ class ErrorInterceptor(_UnaryInterceptor):
                 log.warning("database unavailable in %s: %s", method, exc)
                 _abort(context, errors.Unavailable("database unavailable"))
             raise
+        except grpc.RpcError as exc:  # a service this one calls is away or too slow: so is this call
+            if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                log.warning("a backend of %s is unavailable: %s", method, exc.code())
+                _abort(context, errors.Unavailable("usługa chwilowo niedostępna"))
+            raise
 
 
 def _abort(context, error: errors.DomainError):

@@ -87,6 +87,9 @@ class _Servicer(gradebook_pb2_grpc.GradebookServiceServicer):
             raise OperationalError("SELECT 1", {}, ConnectionRefusedError("no database"))
         if request.name == "bug":
             raise RuntimeError("secret internals")
+        if request.name == "backend down":  # a call to another service that is away
+            broken = grpc.insecure_channel("127.0.0.1:1")
+            gradebook_pb2_grpc.GradebookServiceStub(broken).ListSubjects(gradebook_pb2.ListSubjectsRequest(), timeout=0.5)
         raise errors.NotFound("nie ma takiej szkoły")
 
     def ListStudentGrades(self, request, context):
@@ -181,6 +184,13 @@ def test_database_outage_becomes_unavailable(stub):
     assert error.code() == grpc.StatusCode.UNAVAILABLE
     assert _trailing(error)[ERROR_CODE_KEY] == "unavailable"
     assert "no database" not in error.details()
+
+
+def test_a_backend_away_makes_the_call_unavailable_not_unknown(stub):
+    error = _call_failing(stub.CreateSubject, gradebook_pb2.CreateSubjectRequest(name="backend down"))
+
+    assert error.code() == grpc.StatusCode.UNAVAILABLE
+    assert _trailing(error)[ERROR_CODE_KEY] == "unavailable"
 
 
 def test_unexpected_exception_is_not_a_domain_status(stub):
