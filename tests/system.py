@@ -262,6 +262,13 @@ class Cluster:
     def alive(self) -> bool:
         return all(p.poll() is None for p in self.processes.values())
 
+    def revive(self) -> list[str]:
+        """Start whatever is not running (after a test that stopped processes failed half-way)."""
+        dead = [name for name, process in self.processes.items() if process.poll() is not None]
+        if dead:
+            self.start(*dead)
+        return dead
+
     def signal(self, name: str, sig: int) -> None:
         os.killpg(self.processes[name].pid, sig)
 

@@ -74,11 +74,13 @@ class Consumer:
         self.prefetch = prefetch
         self.after_commit = after_commit
         self._channel = None
+        self._stop = threading.Event()
 
     # -- the loop -------------------------------------------------------------------------
 
     def run(self, stop: threading.Event, *, max_backoff: float = 5.0) -> None:
         """Consume until `stop` is set, reconnecting with back-off while the broker is away."""
+        self._stop = stop
         backoff = 0.2
         while not stop.is_set():
             connection = None
@@ -109,6 +111,11 @@ class Consumer:
     # -- one message -----------------------------------------------------------------------
 
     def _on_message(self, channel, method, properties, body: bytes) -> None:
+        if self._stop.is_set():
+            # Stopping: the rest of the prefetched messages go back to the queue untouched instead
+            # of each being handled (a handler may wait seconds for a dependency that is stopping too).
+            channel.basic_nack(method.delivery_tag, requeue=True)
+            return
         headers = dict(properties.headers or {})
         token = set_correlation_id(headers.get("correlation_id") or properties.correlation_id)
         try:

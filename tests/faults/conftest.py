@@ -47,6 +47,14 @@ def cluster(tmp_path_factory, sms_provider) -> Cluster:
         resources.release()
 
 
+@pytest.fixture(autouse=True)
+def each_scenario_starts_whole(cluster):
+    """A scenario that failed with processes stopped must not fail the ones after it."""
+    if cluster.revive():
+        wait_ready(cluster.system, cluster.alive, timeout=120)
+    yield
+
+
 @pytest.fixture(scope="session")
 def report():
     rows: list[Row] = []

@@ -146,6 +146,49 @@ def test_a_message_that_always_fails_is_dead_lettered_after_its_retries_while_ot
     assert bus.queue_depth(amqp_url, queue) == 0
 
 
+def test_a_stopping_consumer_hands_its_prefetched_messages_back_instead_of_handling_each(database, amqp_url):
+    """SIGTERM while a handler waits on a dependency that is stopping too: the consumer finishes
+    that one message and returns the rest of its prefetch to the queue, so it stops in time."""
+    import threading
+    import time as clock
+
+    queue = f"test.stopping.{uuid.uuid4().hex[:6]}"
+    stop = threading.Event()
+
+    def slow(session, event):
+        stop.set()  # the signal arrives while this message is being handled
+        clock.sleep(0.5)  # waiting on something that is going away
+        bus.remember(session, event)
+
+    worker = Consumer(queue, database, amqp_url, [Subscription(bus.THING_HAPPENED, slow)], prefetch=20)
+    _declare(amqp_url, queue, worker)
+    for n in range(10):
+        bus.emit(database, str(n))
+    assert relay_for(database, amqp_url).publish_batch() == 10
+    wait_for(lambda: bus.queue_depth(amqp_url, queue) == 10, timeout=15, message="ten queued events")
+
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "the consumer did not stop"
+    assert len(bus.handled(database)) == 1  # only the message in hand when the signal came
+    wait_for(lambda: bus.queue_depth(amqp_url, queue) == 9, timeout=15, message="the rest back in the queue")
+
+    with bus.running(Consumer(queue, database, amqp_url, [Subscription(bus.THING_HAPPENED, bus.remember)])):
+        wait_for(lambda: len(bus.handled(database)) == 10, timeout=30, message="the rest handled after a restart")
+    assert sorted(v for _, v in bus.handled(database)) == sorted(str(n) for n in range(10))
+
+
+def _declare(amqp_url: str, queue: str, worker: Consumer) -> None:
+    import pika
+
+    from platform_kit.bus.amqp import declare_consumer_queues
+
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    declare_consumer_queues(connection.channel(), queue, list(worker.subscriptions), worker.retry_delays_ms)
+    connection.close()
+
+
 def _queue_exists(amqp_url: str, queue: str) -> bool:
     try:
         bus.queue_depth(amqp_url, queue)
