@@ -40,6 +40,9 @@ CODE_FOR_GRPC_STATUS: dict[grpc.StatusCode, str] = {
     grpc.StatusCode.RESOURCE_EXHAUSTED: "rate_limited",
     grpc.StatusCode.UNAVAILABLE: "unavailable",
     grpc.StatusCode.DEADLINE_EXCEEDED: "unavailable",
+    # The gateway never cancels its own calls: CANCELLED means the backend was shutting down
+    # when the call arrived (a rolling upgrade), so the client may simply try again.
+    grpc.StatusCode.CANCELLED: "unavailable",
 }
 
 _STATUS_CODE = {status: code for code, (status, _, _) in PROBLEMS.items() if code not in ("weak_password", "invalid_credentials", "mfa_enrollment_required")}

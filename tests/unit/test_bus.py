@@ -278,6 +278,7 @@ def test_failing_handler_leaves_nothing_so_a_retry_runs_it_again(db):
         (DBAPIError("SELECT 1", {}, Exception(), connection_invalidated=False), False),
         ("rpc:UNAVAILABLE", True),
         ("rpc:DEADLINE_EXCEEDED", True),
+        ("rpc:CANCELLED", True),
         ("rpc:INVALID_ARGUMENT", False),
         ("rpc:NOT_FOUND", False),
         (ValueError("bad payload"), False),
