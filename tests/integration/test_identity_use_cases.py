@@ -444,6 +444,46 @@ def test_refresh_rotates_and_a_reused_refresh_token_ends_the_session(sessions, p
     assert refused_refresh(sessions, third.refresh_token)  # the whole family ended
 
 
+def test_a_password_hashed_with_older_parameters_is_rehashed_at_sign_in(sessions, parent, database):
+    from argon2 import PasswordHasher
+
+    from services.identity import credentials
+
+    with database.transaction() as session:
+        session.get(User, parent.id).password_hash = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash(PASSWORD)
+    assert sessions.login(parent.login, PASSWORD, "10.0.0.1").tokens
+    with database.transaction() as session:
+        upgraded = session.get(User, parent.id).password_hash
+    assert not credentials.PASSWORDS.check_needs_rehash(upgraded) and credentials.verify_password(upgraded, PASSWORD)
+    assert sessions.login(parent.login, PASSWORD, "10.0.0.1").tokens
+
+
+def test_of_refreshes_racing_with_one_token_exactly_one_wins_and_the_session_ends(sessions, parent):
+    """Two devices (or a thief and the owner) sending the same refresh token at once: claiming it
+    is one statement, so one gets a new pair and the other is a replay that ends the session."""
+    import threading
+
+    tokens = sessions.login(parent.login, PASSWORD, "10.0.0.1").tokens
+    start = threading.Barrier(6)
+    outcomes: list[object] = []
+
+    def refresh():
+        start.wait()
+        try:
+            outcomes.append(sessions.refresh(tokens.refresh_token))
+        except Unauthenticated as exc:
+            outcomes.append(exc)
+
+    racers = [threading.Thread(target=refresh) for _ in range(6)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(timeout=30)
+    winners = [o for o in outcomes if not isinstance(o, Unauthenticated)]
+    assert len(outcomes) == 6 and len(winners) == 1
+    assert refused_refresh(sessions, winners[0].refresh_token)  # the replays ended the whole session
+
+
 def test_logout_ends_refreshing(sessions, parent):
     tokens = sessions.login(parent.login, PASSWORD, "10.0.0.1").tokens
     other = sessions.login(parent.login, PASSWORD, "10.0.0.2").tokens
