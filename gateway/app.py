@@ -22,6 +22,7 @@ from gateway.problems import Problem, code_for_status, from_rpc_error, response_
 from gateway.security import authenticate_request, check_body_type, public
 from gateway.settings import GatewaySettings
 from gateway.web import blp as web_app
+from platform_kit.cache import TtlCache
 from platform_kit.config import load_settings
 from platform_kit.context import reset_correlation_id, set_correlation_id
 
@@ -50,6 +51,7 @@ def create_app(settings: GatewaySettings | None = None) -> Flask:
     )
     app.extensions["backends"] = Backends(settings)
     app.extensions["settings"] = settings
+    app.extensions["access_answers"] = TtlCache("gateway_access", settings.access_cache_seconds)
 
     api = docs.DocumentedApi(app, spec_kwargs={"info": {"description": "Elektroniczny dziennik szkolny: publiczne API v1."}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})

@@ -22,6 +22,10 @@ class GatewaySettings(CommonSettings):
     # Front ends on other origins that may call the API from a browser, comma-separated
     # (`https://app.example.pl,https://admin.example.pl`); empty: same origin only.
     cors_origins: str = Field("", validation_alias="GATEWAY_CORS_ORIGINS")
+    # How long identity's "yes" to "may this caller see this student's <feature>?" is kept per
+    # worker (0: ask every time). Refusals are never kept: a payment counts at once, while a
+    # revoked link or an expired access is honoured within this many seconds (platform_kit/cache.py).
+    access_cache_seconds: float = Field(10.0, ge=0, le=300, validation_alias="GATEWAY_ACCESS_CACHE_SECONDS")
 
     @field_validator("cors_origins")
     @classmethod

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 
 from dziennik.gradebook.v1 import gradebook_pb2
-from gateway.api.schemas import IdSchema, StrictBoolean
+from gateway.api.schemas import IdSchema, StrictBoolean, prebuilt
 from gateway.problems import Problem
 from gateway.security import caller, require_access
 
@@ -413,6 +413,11 @@ def student_grades(query, student_id):
     answer = _gradebook().ListStudentGrades(
         gradebook_pb2.ListStudentGradesRequest(student_id=student_id, school_year=query.get("school_year", "")), metadata=caller().metadata
     )
+    return prebuilt(student_grades_body(answer))
+
+
+def student_grades_body(answer: gradebook_pb2.ListStudentGradesResponse) -> dict:
+    """The page in StudentGradesSchema's shape, built directly (see `prebuilt`)."""
     return {
         "student_id": answer.student_id,
         "school_year": answer.school_year,

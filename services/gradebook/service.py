@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
+
 from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
 from platform_kit.grpc_server import Registration
 from platform_kit.service import Runtime, ServiceDefinition
@@ -13,11 +15,14 @@ from services.gradebook.use_cases import Gradebook
 class GradebookSettings(ServiceSettings):
     model_config = service_config("gradebook")
     grpc_port: int = DEFAULT_GRPC_PORTS["gradebook"]
+    # How long identity's answers about a student or a teacher are kept (0: always ask);
+    # they may grant this much longer after a change, never refuse (platform_kit/cache.py).
+    people_cache_seconds: float = Field(10.0, ge=0, le=300)
 
 
 def grpc_services(runtime: Runtime) -> list[Registration]:
     people = IdentityPeople(runtime.channel("identity"), runtime.settings.service_token)
-    return [Registration.of(GradebookServicer(Gradebook(runtime.database, people)))]
+    return [Registration.of(GradebookServicer(Gradebook(runtime.database, people, people_cache_seconds=runtime.settings.people_cache_seconds)))]
 
 
 DEFINITION = ServiceDefinition(

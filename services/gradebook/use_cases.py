@@ -2,6 +2,7 @@
 history; averages, term grades and class statistics — each checked against who is asking."""
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections import Counter, defaultdict
@@ -20,6 +21,7 @@ from platform_kit.clock import parse_day
 from platform_kit.clock import school_today as today
 from platform_kit.clock import utcnow as _now
 from platform_kit.bus import record_event
+from platform_kit.cache import FreshOnDenial, TtlCache
 from platform_kit.db import Database
 from platform_kit.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from services.gradebook import averages as rules
@@ -74,6 +76,37 @@ class People(Protocol):
     def teaching(self, teacher_id: str) -> Teaching: ...
 
     def class_roster(self, class_id: str) -> ClassRoster | None: ...
+
+
+class CachedPeople:
+    """identity's answers about students and teachers, kept for `seconds` (the grades page and a
+    class's batch of grades would otherwise ask identity for every request and every student).
+    platform_kit.cache's rule holds: a copy may grant a few seconds longer, never refuse."""
+
+    def __init__(self, people: People, seconds: float) -> None:
+        self.people = people
+        self.answers = FreshOnDenial()
+        self._students: TtlCache[Student] = TtlCache("gradebook_students", seconds)
+        self._teaching: TtlCache[Teaching] = TtlCache("gradebook_teaching", seconds)
+
+    def student(self, student_id: str) -> Student | None:
+        return self.answers.lookup(self._students, student_id, lambda: self.people.student(student_id))
+
+    def teaching(self, teacher_id: str) -> Teaching:
+        return self.answers.lookup(self._teaching, teacher_id, lambda: self.people.teaching(teacher_id))
+
+    def class_roster(self, class_id: str) -> ClassRoster | None:
+        return self.people.class_roster(class_id)
+
+
+def _rechecked(method):
+    """A use case that refused on cached answers about people runs once more on fresh ones."""
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        return self.people.answers.run(lambda: method(self, *args, **kwargs))
+
+    return run
 
 
 @dataclass(frozen=True)
@@ -140,9 +173,9 @@ def _decimal(raw: str, field: str) -> Decimal:
 
 
 class Gradebook:
-    def __init__(self, database: Database, people: People) -> None:
+    def __init__(self, database: Database, people: People, *, people_cache_seconds: float = 0) -> None:
         self.database = database
-        self.people = people
+        self.people = CachedPeople(people, people_cache_seconds)
 
     # -- subjects, categories, settings ----------------------------------------------------------
 
@@ -248,6 +281,7 @@ class Gradebook:
         entry = {"student_id": student_id, "value": value, "comment": comment, "points": points, "max_points": max_points, "improves_grade_id": improves_grade_id}
         return self.record_grades(caller, subject_id, category_id, day, [entry], request_id, single=True)[0]
 
+    @_rechecked
     def record_grades(
         self, caller: Principal, subject_id: str, category_id: str, day: str, entries: list[dict], request_id: str = "", *, single: bool = False
     ) -> list[GradeView]:
@@ -359,6 +393,7 @@ class Gradebook:
             version=1,
         )
 
+    @_rechecked
     def change_grade(
         self, caller: Principal, grade_id: str, *, value: str | None, comment: str | None, category_id: str | None, expected_version: int = 0
     ) -> GradeView:
@@ -403,6 +438,7 @@ class Gradebook:
             )
             return self._view(session, grade)
 
+    @_rechecked
     def delete_grade(self, caller: Principal, grade_id: str, expected_version: int = 0) -> None:
         """A deleted grade is a recorded state: the row stays, marked, with its history."""
         with self.database.transaction() as session:
@@ -425,6 +461,7 @@ class Gradebook:
                 subject=grade.student_id,
             )
 
+    @_rechecked
     def grade_history(self, caller: Principal, grade_id: str) -> tuple[str, list[HistoryEntry]]:
         """The grade's student and every state of the grade, oldest first."""
         with self.database.transaction() as session:
@@ -438,26 +475,27 @@ class Gradebook:
 
     # -- reports ---------------------------------------------------------------------------------------
 
+    @_rechecked
     def student_grades(self, caller: Principal, student_id: str, school_year: str = "") -> StudentReport:
         student = self._visible_student(caller, student_id)
         school_year = school_year or rules.school_year_of(today())
         with self.database.transaction() as session:
             settings = _settings(session, student.school_id)
             categories = {c.id: c for c in session.scalars(select(GradeCategory).where(GradeCategory.school_id == student.school_id))}
+            # Plain rows, not ORM objects: a year's page is ~240 grades, read at every login at 8:00
+            # (the rows have the Grade attributes the views read, and nothing here changes them).
+            grades = Grade.__table__
             rows = session.execute(
-                select(Subject, Grade)
-                .join(Grade, Grade.subject_id == Subject.id)
-                .where(Grade.student_id == student.id, Grade.school_id == student.school_id, Grade.school_year == school_year, Grade.deleted_at.is_(None))
-                .order_by(Subject.name, Grade.issued_on, Grade.recorded_at)
+                select(grades)
+                .where(grades.c.student_id == student.id, grades.c.school_id == student.school_id, grades.c.school_year == school_year, grades.c.deleted_at.is_(None))
+                .order_by(grades.c.issued_on, grades.c.recorded_at)
             ).all()
             terms = list(session.scalars(select(TermGrade).where(TermGrade.student_id == student.id, TermGrade.school_year == school_year)))
-            term_subjects = {t.subject_id for t in terms} - {s.id for s, _ in rows}
-            extra_subjects = list(session.scalars(select(Subject).where(Subject.id.in_(term_subjects)))) if term_subjects else []
-        by_subject: dict[str, tuple[Subject, list[Grade]]] = {}
-        for subject, grade in rows:
-            by_subject.setdefault(subject.id, (subject, []))[1].append(grade)
-        for subject in extra_subjects:
-            by_subject.setdefault(subject.id, (subject, []))
+            subject_ids = {g.subject_id for g in rows} | {t.subject_id for t in terms}
+            subjects = {s.id: s for s in session.scalars(select(Subject).where(Subject.id.in_(subject_ids)))} if subject_ids else {}
+        by_subject: dict[str, tuple[Subject, list[Grade]]] = {subject_id: (subject, []) for subject_id, subject in subjects.items()}
+        for grade in rows:
+            by_subject[grade.subject_id][1].append(grade)
         reports = []
         for subject, grades in sorted(by_subject.values(), key=lambda item: item[0].name):
             counted = [_counted(g, categories.get(g.category_id or "")) for g in grades]
@@ -474,6 +512,7 @@ class Gradebook:
             )
         return StudentReport(student.id, school_year, reports, rules.overall_average(r.averages["year"] for r in reports))
 
+    @_rechecked
     def set_term_grade(self, caller: Principal, student_id: str, subject_id: str, kind: str, value: str, school_year: str = "") -> tuple[TermGrade, str | None]:
         if not caller.has_any_role("teacher"):
             raise PermissionDenied("oceny okresowe wystawia nauczyciel przedmiotu")
@@ -517,6 +556,7 @@ class Gradebook:
             )
             return term, suggested
 
+    @_rechecked
     def class_statistics(self, caller: Principal, class_id: str, subject_id: str, school_year: str = "") -> ClassStatistics:
         """Distribution, average and number of grades of one subject in one class."""
         school_year = school_year or rules.school_year_of(today())
@@ -548,6 +588,7 @@ class Gradebook:
 
     # -- exports ---------------------------------------------------------------------------------------
 
+    @_rechecked
     def grade_records(self, caller: Principal, class_id: str = "", student_id: str = "", school_year: str = "") -> GradeRecords:
         """Every grade of a class or of a student — deleted ones too — with its history, and the
         term grades with theirs: what the class register and a student's data export hold. A

@@ -265,7 +265,7 @@ def test_status_without_a_named_code(status, code):
     assert problem.errors is None
 
 
-@pytest.mark.parametrize("status", [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED])
+@pytest.mark.parametrize("status", [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED])
 def test_outage_is_unavailable_without_details(status):
     problem = from_rpc_error(FakeRpcError(status, "failed to connect to all addresses; ipv4:10.0.0.7:50051"))
 
@@ -295,6 +295,16 @@ class _Identity(identity_pb2_grpc.IdentityServiceServicer):
 
     def __init__(self, keys: SigningKeys) -> None:
         self.keys = keys
+        self.extended = True
+        self.access_checks = 0
+
+    def CheckAccess(self, request, context):
+        self.access_checks += 1
+        if request.student_id != "s-1":
+            raise errors.NotFound("nie ma takiego ucznia")
+        if not self.extended:
+            raise errors.ExtendedAccessRequired("ta funkcja wymaga dostępu rozszerzonego")
+        return identity_pb2.CheckAccessResponse()
 
     def Login(self, request, context):
         if (request.login, request.password) != ("jan.kowalski", "correct horse"):
@@ -334,7 +344,9 @@ def identity_client(backends_down, monkeypatch):
     )
     server.start()
     monkeypatch.setenv("IDENTITY_GRPC_TARGET", f"127.0.0.1:{port}")
-    yield create_app().test_client()
+    client = create_app().test_client()
+    client.identity = registration.servicer
+    yield client
     server.stop(0).wait()
 
 
@@ -389,3 +401,28 @@ def test_token_from_a_foreign_key_is_401(identity_client):
     token = stranger.access_token(user_id="u-9", school_id="s-9", roles=["superadmin"], session_id="x", ttl=timedelta(minutes=5))
 
     _problem(identity_client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}), 401, "unauthenticated")
+
+
+def test_identitys_yes_to_an_access_check_is_kept_its_no_never(identity_client):
+    """gateway/security.py require_access: a granted check is not asked again within
+    GATEWAY_ACCESS_CACHE_SECONDS; a refusal always is (a payment counts at once)."""
+    from gateway.security import require_access
+
+    app, identity = identity_client.application, identity_client.identity
+    token = identity.keys.access_token(user_id="u-1", school_id="school-1", roles=["parent"], session_id="s", ttl=timedelta(minutes=5))
+
+    def check(student_id: str) -> str:
+        with app.test_request_context(headers={"Authorization": f"Bearer {token}"}):
+            try:
+                require_access(student_id, "grades")
+                return "granted"
+            except grpc.RpcError as exc:
+                return exc.code().name
+
+    identity.extended = False
+    assert check("s-1") != "granted" and check("s-1") != "granted"
+    assert identity.access_checks == 2  # refusals are asked each time
+    identity.extended = True  # paid
+    assert check("s-1") == "granted" and check("s-1") == "granted"
+    assert identity.access_checks == 3  # the yes was kept
+    assert check("s-2") == "NOT_FOUND" and identity.access_checks == 4

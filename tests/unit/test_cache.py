@@ -1,0 +1,129 @@
+"""Copies of identity's answers in gradebook (platform_kit/cache.py): fewer calls to identity, and
+the rule that a copy may grant a few seconds longer but never refuses."""
+from __future__ import annotations
+
+import pytest
+
+from platform_kit.auth import Principal
+from platform_kit.cache import TtlCache
+from platform_kit.db import Database
+from platform_kit.errors import NotFound
+from services.gradebook import orm as gradebook_orm
+from services.gradebook.use_cases import ClassRoster, Gradebook, Student, Teaching
+
+SCHOOL, CLASS_A, CLASS_B = "school-1", "class-1a", "class-1b"
+SECRETARY = Principal(user_id="sec", school_id=SCHOOL, roles=frozenset({"school_admin"}))
+TEACHER = Principal(user_id="teacher", school_id=SCHOOL, roles=frozenset({"teacher"}))
+MUM = Principal(user_id="mum", school_id=SCHOOL, roles=frozenset({"parent"}))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_answer_is_kept_for_its_seconds_and_nothing_that_was_not_found_is_kept():
+    clock = Clock()
+    cache: TtlCache[str] = TtlCache("test", 10, timer=clock)
+    calls: list[str] = []
+
+    def load(key):
+        calls.append(key)
+        return None if key == "missing" else f"answer {len(calls)}"
+
+    assert cache.get_or_load("a", lambda: load("a")) == "answer 1"
+    assert cache.get_or_load("a", lambda: load("a")) == "answer 1"
+    assert cache.get_or_load("missing", lambda: load("missing")) is None
+    assert cache.get_or_load("missing", lambda: load("missing")) is None
+    assert calls == ["a", "missing", "missing"]
+    clock.now += 10.5
+    assert cache.get_or_load("a", lambda: load("a")) == "answer 4"
+    assert cache.forget("a") and not cache.forget("a")
+
+
+def test_zero_seconds_turns_the_cache_off():
+    cache: TtlCache[str] = TtlCache("test-off", 0)
+    calls = []
+    for _ in range(3):
+        cache.get_or_load("a", lambda: calls.append(1) or "x")
+    assert len(calls) == 3 and not cache.forget("a")
+
+
+class Identity:
+    """identity as gradebook sees it, counting the questions it is asked; changes like the real one."""
+
+    def __init__(self) -> None:
+        self.parents = {"ala": {"mum"}}
+        self.classes = {"ala": CLASS_A}
+        self.assignments: set[tuple[str, str]] = set()
+        self.asked: list[str] = []
+
+    def student(self, student_id: str) -> Student | None:
+        self.asked.append(f"student {student_id}")
+        if student_id not in self.classes:
+            return None
+        return Student(student_id, SCHOOL, self.classes[student_id], frozenset(self.parents[student_id]), "Ala", "Nowak")
+
+    def teaching(self, teacher_id: str) -> Teaching:
+        self.asked.append(f"teaching {teacher_id}")
+        return Teaching(frozenset(self.assignments) if teacher_id == "teacher" else frozenset(), frozenset())
+
+    def class_roster(self, class_id: str) -> ClassRoster | None:
+        return None
+
+
+@pytest.fixture
+def school(tmp_path):
+    database = Database(f"sqlite:///{tmp_path / 'gradebook.db'}")
+    gradebook_orm.Base.metadata.create_all(database.engine)
+    identity = Identity()
+    gradebook = Gradebook(database, identity, people_cache_seconds=60)
+    maths = gradebook.create_subject(SECRETARY, "Matematyka", "mat", "")
+    identity.assignments.add((CLASS_A, maths))
+    return gradebook, identity, maths
+
+
+def test_reading_a_page_again_does_not_ask_identity_again(school):
+    gradebook, identity, maths = school
+    gradebook.record_grades(TEACHER, maths, "", "", [{"student_id": "ala", "value": "5"}])
+    for _ in range(3):
+        assert [s.subject.name for s in gradebook.student_grades(MUM, "ala").subjects] == ["Matematyka"]
+    assert identity.asked == ["teaching teacher", "student ala"]
+
+
+def test_a_parent_linked_after_the_copy_was_made_is_not_refused(school):
+    gradebook, identity, maths = school
+    gradebook.student_grades(MUM, "ala")  # the copy: Ala's parent is mum
+    identity.parents["ala"].add("dad")
+    dad = Principal(user_id="dad", school_id=SCHOOL, roles=frozenset({"parent"}))
+    assert gradebook.student_grades(dad, "ala").student_id == "ala"  # refused on the copy, then asked identity
+    assert identity.asked.count("student ala") == 2
+
+
+def test_a_teacher_given_a_class_after_the_copy_was_made_can_grade_it_at_once(school):
+    gradebook, identity, maths = school
+    identity.classes["bartek"], identity.parents["bartek"] = CLASS_B, set()
+    gradebook.record_grades(TEACHER, maths, "", "", [{"student_id": "ala", "value": "4"}])  # copies: teaching 1A only
+    identity.assignments.add((CLASS_B, maths))
+    [view] = gradebook.record_grades(TEACHER, maths, "", "", [{"student_id": "bartek", "value": "3"}])
+    assert view.grade.student_id == "bartek"
+
+
+def test_a_refusal_without_copies_is_not_asked_twice_and_an_unlinked_parent_loses_access_when_the_copy_ends(school, tmp_path):
+    gradebook, identity, maths = school
+    stranger = Principal(user_id="stranger", school_id=SCHOOL, roles=frozenset({"parent"}))
+    with pytest.raises(NotFound):
+        gradebook.student_grades(stranger, "nobody")
+    assert identity.asked == ["student nobody"]  # nothing cached was involved: one question
+
+    clock = Clock()
+    gradebook.people._students = TtlCache("gradebook_students", 10, timer=clock)
+    gradebook.student_grades(MUM, "ala")
+    identity.parents["ala"].discard("mum")
+    gradebook.student_grades(MUM, "ala")  # within the copy's 10 seconds: still granted (the documented price)
+    clock.now += 11
+    with pytest.raises(NotFound):
+        gradebook.student_grades(MUM, "ala")
