@@ -84,6 +84,18 @@ class FreshOnDenial:
             return found
         return cache.put(key, load())
 
+    def lookup_many(self, cache: TtlCache[V], keys: list[Hashable], load_many: Callable[[list], dict]) -> dict:
+        """Like `lookup` for several keys, the missing ones loaded in one call."""
+        state = self._local
+        found = {} if getattr(state, "fresh", False) else {k: v for k in dict.fromkeys(keys) if (v := cache.get(k)) is not None}
+        if found:
+            state.leaned = True
+        missing = [k for k in dict.fromkeys(keys) if k not in found]
+        if missing:
+            for key, value in load_many(missing).items():
+                found[key] = cache.put(key, value)
+        return found
+
     def run(self, call: Callable[[], V]) -> V:
         state = self._local
         if getattr(state, "active", False):

@@ -5,12 +5,12 @@ import json
 from decimal import Decimal, InvalidOperation
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from dziennik.gradebook.v1 import gradebook_pb2 as pb
 from dziennik.gradebook.v1 import gradebook_pb2_grpc
 from dziennik.identity.v1 import identity_pb2, identity_pb2_grpc
 from platform_kit.auth import current_principal, service_metadata
+from platform_kit.clock import proto_timestamp
 from platform_kit.errors import InvalidArgument
 from services.gradebook.averages import GradeSettings
 from services.gradebook.use_cases import ClassRoster, Gradebook, GradeView, Student, Teaching
@@ -19,11 +19,6 @@ from services.gradebook.use_cases import ClassRoster, Gradebook, GradeView, Stud
 def _text(number: Decimal | None) -> str:
     return "" if number is None else str(number)
 
-
-def _timestamp(moment) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 def _optional(request, field: str) -> str | None:
@@ -148,14 +143,14 @@ class GradebookServicer(gradebook_pb2_grpc.GradebookServiceServicer):
         for view, history in records.grades:
             record = pb.GradeRecord(grade=_grade(view), history=[_history_entry(e) for e in history])
             if view.grade.deleted_at is not None:
-                record.deleted_at.CopyFrom(_timestamp(view.grade.deleted_at))
+                record.deleted_at.CopyFrom(proto_timestamp(view.grade.deleted_at))
             grades.append(record)
         return pb.ListGradeRecordsResponse(
             grades=grades,
             term_grades=[
                 pb.TermGradeRecord(
                     id=t.id, student_id=t.student_id, subject_id=t.subject_id, school_year=t.school_year, kind=t.kind, value=t.value,
-                    teacher_id=t.teacher_id, set_at=_timestamp(t.set_at), history=[_history_entry(e) for e in history],
+                    teacher_id=t.teacher_id, set_at=proto_timestamp(t.set_at), history=[_history_entry(e) for e in history],
                 )
                 for t, history in records.term_grades
             ],
@@ -169,7 +164,7 @@ def _history_entry(entry) -> pb.HistoryEntry:
     return pb.HistoryEntry(
         action=entry.action,
         actor_id=entry.actor_id,
-        at=_timestamp(entry.at),
+        at=proto_timestamp(entry.at),
         old_json=json.dumps(entry.old) if entry.old is not None else "",
         new_json=json.dumps(entry.new) if entry.new is not None else "",
     )
@@ -189,7 +184,7 @@ def _grade(view: GradeView) -> pb.Grade:
         comment=grade.comment,
         teacher_id=grade.teacher_id,
         date=grade.issued_on.isoformat(),
-        recorded_at=_timestamp(grade.recorded_at),
+        recorded_at=proto_timestamp(grade.recorded_at),
         category_id=grade.category_id or "",
         category_name=category.name if category else "",
         weight=category.weight if category else 1,
@@ -230,6 +225,17 @@ def _settings_from(message: pb.Settings) -> GradeSettings:
         raise InvalidArgument("niepoprawne ustawienia", field_errors={"settings": "Liczby dziesiętne i data MM-DD."}) from None
 
 
+def _student(contacts: identity_pb2.GetStudentContactsResponse) -> Student:
+    return Student(
+        id=contacts.student_id,
+        school_id=contacts.school_id,
+        class_id=contacts.class_id,
+        parent_ids=frozenset(p.user_id for p in contacts.parents),
+        first_name=contacts.first_name,
+        last_name=contacts.last_name,
+    )
+
+
 class IdentityPeople:
     """Asks identity (the owner of people, classes and links) with the service token."""
 
@@ -244,14 +250,18 @@ class IdentityPeople:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return None
             raise
-        return Student(
-            id=contacts.student_id,
-            school_id=contacts.school_id,
-            class_id=contacts.class_id,
-            parent_ids=frozenset(p.user_id for p in contacts.parents),
-            first_name=contacts.first_name,
-            last_name=contacts.last_name,
-        )
+        return _student(contacts)
+
+    def students(self, school_id: str, student_ids: list[str]) -> list[Student]:
+        try:
+            answer = self.stub.ListStudentContacts(
+                identity_pb2.ListStudentContactsRequest(school_id=school_id, student_ids=student_ids), metadata=self.metadata
+            )
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return []
+            raise
+        return [_student(contacts) for contacts in answer.students]
 
     def class_roster(self, class_id: str) -> ClassRoster | None:
         try:

@@ -11,13 +11,12 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dziennik.gradebook.v1 import events_pb2
 from platform_kit.auth import Principal
-from platform_kit.clock import parse_day
+from platform_kit.clock import parse_day, proto_timestamp
 from platform_kit.clock import school_today as today
 from platform_kit.clock import utcnow as _now
 from platform_kit.bus import record_event
@@ -73,6 +72,10 @@ class People(Protocol):
 
     def student(self, student_id: str) -> Student | None: ...
 
+    def students(self, school_id: str, student_ids: list[str]) -> list[Student]:
+        """Those of the named students who are in the school, in one question."""
+        ...
+
     def teaching(self, teacher_id: str) -> Teaching: ...
 
     def class_roster(self, class_id: str) -> ClassRoster | None: ...
@@ -91,6 +94,12 @@ class CachedPeople:
 
     def student(self, student_id: str) -> Student | None:
         return self.answers.lookup(self._students, student_id, lambda: self.people.student(student_id))
+
+    def students(self, school_id: str, student_ids: list[str]) -> dict[str, Student]:
+        """The named students of the school by id; those not kept are asked for in one question."""
+        return self.answers.lookup_many(
+            self._students, student_ids, lambda missing: {s.id: s for s in self.people.students(school_id, missing)}
+        )
 
     def teaching(self, teacher_id: str) -> Teaching:
         return self.answers.lookup(self._teaching, teacher_id, lambda: self.people.teaching(teacher_id))
@@ -155,11 +164,6 @@ class GradeRecords:
 
 _SCHOOL_YEAR = re.compile(r"^(\d{4})/(\d{4})$")
 
-
-def _timestamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 def _decimal(raw: str, field: str) -> Decimal:
@@ -291,7 +295,8 @@ class Gradebook:
         if not entries or len(entries) > MAX_BATCH:
             raise InvalidArgument("niepoprawna lista ocen", field_errors={"grades": f"Od 1 do {MAX_BATCH} ocen naraz."})
         teaching = self.people.teaching(caller.user_id)
-        students = [self._visible_student(caller, e.get("student_id", ""), teaching) for e in entries]
+        known = self.people.students(caller.school_id, [e.get("student_id", "") for e in entries])  # the class in one question
+        students = [self._visible_student(caller, e.get("student_id", ""), teaching, known.get(e.get("student_id", ""))) for e in entries]
         issued_on = self._day(day)
         with self.database.transaction() as session:
             if request_id:
@@ -334,7 +339,7 @@ class Gradebook:
                         value=grade.value,
                         teacher_id=grade.teacher_id,
                         date=grade.issued_on.isoformat(),
-                        recorded_at=_timestamp(grade.recorded_at),
+                        recorded_at=proto_timestamp(grade.recorded_at),
                         context=_context(student, subject, caller.user_id, teaching.name),
                         category_name=category.name if category else "",
                         weight=category.weight if category else 0,
@@ -431,7 +436,7 @@ class Gradebook:
                     category_name=category.name if category else "",
                     changed_by=caller.user_id,
                     version=grade.version,
-                    changed_at=_timestamp(grade.updated_at),
+                    changed_at=proto_timestamp(grade.updated_at),
                 ),
                 school_id=grade.school_id,
                 subject=grade.student_id,
@@ -455,7 +460,7 @@ class Gradebook:
                     context=_context(student, subject, grade.teacher_id, ""),
                     value=grade.value,
                     deleted_by=caller.user_id,
-                    deleted_at=_timestamp(grade.deleted_at),
+                    deleted_at=proto_timestamp(grade.deleted_at),
                 ),
                 school_id=grade.school_id,
                 subject=grade.student_id,
@@ -549,7 +554,7 @@ class Gradebook:
                 session,
                 TERM_GRADE_SET,
                 events_pb2.TermGradeSet(
-                    context=_context(student, subject, caller.user_id, teaching.name), school_year=school_year, kind=kind, value=value, set_at=_timestamp(term.set_at)
+                    context=_context(student, subject, caller.user_id, teaching.name), school_year=school_year, kind=kind, value=value, set_at=proto_timestamp(term.set_at)
                 ),
                 school_id=student.school_id,
                 subject=student.id,
@@ -665,10 +670,10 @@ class Gradebook:
             raise Conflict(f"ocena została w międzyczasie zmieniona (wersja {grade.version}); odśwież i spróbuj ponownie")
         return grade, student, teaching
 
-    def _visible_student(self, caller: Principal, student_id: str, teaching: Teaching | None = None) -> Student:
+    def _visible_student(self, caller: Principal, student_id: str, teaching: Teaching | None = None, known: Student | None = None) -> Student:
         """The student if the caller may see them — themself, their parents, the school's
         secretary and principal, teachers of their class — else NotFound (never reveal existence)."""
-        student = self.people.student(student_id) if student_id else None
+        student = known or (self.people.student(student_id) if student_id else None)
         if student is None:
             raise NotFound("nie ma takiego ucznia")
         if caller.is_service or caller.user_id == student.id or caller.user_id in student.parent_ids:

@@ -236,7 +236,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return pb.CountRequestResponse(remaining=self.limiter.count(request.key, request.limit, timedelta(seconds=request.window_seconds)))
 
     def ListStudentContacts(self, request, context):
-        sheets = self.directory.list_student_contacts(current_principal(), request.school_id, list(request.class_ids))
+        sheets = self.directory.list_student_contacts(current_principal(), request.school_id, list(request.class_ids), list(request.student_ids))
         return pb.ListStudentContactsResponse(students=[_contact_sheet(sheet) for sheet in sheets])
 
     def GetAuthorizationFacts(self, request, context):

@@ -767,6 +767,13 @@ def test_the_contacts_of_a_schools_classes_come_in_one_answer_for_services_only(
     assert [(s.student.id, s.klass.name, s.parents) for s in only_2b] == [(other.id, "2B", [])]
     with pytest.raises(NotFound):
         directory.list_student_contacts(admin, f["school"], [])
+    # Named students (gradebook's batch of grades): only those of this school, each once.
+    _, elsewhere_admin = school_with_admin(administration, "SP 2")
+    elsewhere = administration.create_user(
+        elsewhere_admin, role="student", first_name="Ida", last_name="Obca", class_id=administration.create_class(elsewhere_admin, "1A", YEAR)
+    ).user
+    named = directory.list_student_contacts(service, f["school"], [], [other.id, elsewhere.id, f["student"].id, other.id, "no-such-id"])
+    assert [s.student.id for s in named] == [f["student"].id, other.id]
 
 
 def consumed(queue: str, outcome: str) -> float:

@@ -67,6 +67,10 @@ class Identity:
             return None
         return Student(student_id, SCHOOL, self.classes[student_id], frozenset(self.parents[student_id]), "Ala", "Nowak")
 
+    def students(self, school_id: str, student_ids: list[str]) -> list[Student]:
+        self.asked.append(f"students {','.join(student_ids)}")
+        return [Student(i, SCHOOL, self.classes[i], frozenset(self.parents[i])) for i in student_ids if i in self.classes]
+
     def teaching(self, teacher_id: str) -> Teaching:
         self.asked.append(f"teaching {teacher_id}")
         return Teaching(frozenset(self.assignments) if teacher_id == "teacher" else frozenset(), frozenset())
@@ -91,7 +95,18 @@ def test_reading_a_page_again_does_not_ask_identity_again(school):
     gradebook.record_grades(TEACHER, maths, "", "", [{"student_id": "ala", "value": "5"}])
     for _ in range(3):
         assert [s.subject.name for s in gradebook.student_grades(MUM, "ala").subjects] == ["Matematyka"]
-    assert identity.asked == ["teaching teacher", "student ala"]
+    assert identity.asked == ["teaching teacher", "students ala"]
+
+
+def test_a_class_batch_asks_identity_about_its_students_once(school):
+    gradebook, identity, maths = school
+    pupils = [f"pupil-{n}" for n in range(30)]
+    for pupil in pupils:
+        identity.classes[pupil], identity.parents[pupil] = CLASS_A, set()
+    for value in ("5", "4"):
+        views = gradebook.record_grades(TEACHER, maths, "", "", [{"student_id": p, "value": value} for p in pupils])
+        assert [v.grade.student_id for v in views] == pupils
+    assert identity.asked == ["teaching teacher", f"students {','.join(pupils)}"]  # the second batch asked nothing
 
 
 def test_a_parent_linked_after_the_copy_was_made_is_not_refused(school):

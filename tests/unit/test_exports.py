@@ -84,6 +84,9 @@ class GradebookPeople:
         first, last = {"ala": ("Ala", "Nowak"), "bartek": ("Bartek", "Kowalski")}[student_id]
         return Student(student_id, SCHOOL, CLASS, frozenset({parents[student_id]}), first, last)
 
+    def students(self, school_id: str, student_ids: list[str]) -> list[Student]:
+        return [s for s in map(self.student, student_ids) if s is not None and s.school_id == school_id]
+
     def teaching(self, teacher_id: str) -> Teaching:
         if teacher_id == "mat":
             return Teaching(frozenset({(CLASS, self.subjects["maths"])}), frozenset(), "Marta Matematyczna")
