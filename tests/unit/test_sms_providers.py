@@ -116,7 +116,7 @@ class _Provider:
         return Sent("m-1")
 
 
-def _queued(tmp_path):
+def _queued(tmp_path, count: int = 1):
     import uuid
 
     from platform_kit.clock import utcnow
@@ -125,11 +125,49 @@ def _queued(tmp_path):
 
     database = Database(f"sqlite:///{tmp_path / 'notify.db'}")
     Base.metadata.create_all(database.engine)
-    sms_id = str(uuid.uuid4())
+    ids = [str(uuid.uuid4()) for _ in range(count)]
     with database.transaction() as session:
-        session.add(Sms(id=sms_id, source_event_id="e", kind="grade_recorded", recipient_user_id="p", phone="+48600100200", body="x",
-                        encoding="GSM-7", parts=1, status="queued", created_at=utcnow(), attempts=0, provider="", provider_message_id="", last_error=""))
-    return database, sms_id
+        for n, sms_id in enumerate(ids):
+            session.add(Sms(id=sms_id, source_event_id="e", kind="grade_recorded", recipient_user_id=f"p{n}", phone=f"+48600100{n:03d}", body="x",
+                            encoding="GSM-7", parts=1, status="queued", created_at=utcnow(), attempts=0, provider="", provider_message_id="", last_error=""))
+    return (database, ids[0]) if count == 1 else (database, ids)
+
+
+def test_the_dispatcher_hands_a_batch_over_on_several_connections_and_records_each_outcome(tmp_path):
+    """A real provider answers in 100-300 ms; sending one at a time would cap alerts at a few per
+    second. Two sends must be in flight together (the barrier breaks otherwise), and each SMS
+    gets its own outcome: sent with the provider's id, or back-off for the one number that failed."""
+    import threading
+
+    from services.notify.alerts import Dispatcher
+    from services.notify.providers import ProviderError, Sent
+
+    database, ids = _queued(tmp_path, 12)
+    together = threading.Barrier(2, timeout=10)
+
+    class Slow:
+        name = "stub"
+
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+            self.lock = threading.Lock()
+
+        def send(self, *, idx, to, body, parts):
+            with self.lock:
+                self.seen.append(idx)
+                first_two = len(self.seen) <= 2
+            if first_two:
+                together.wait()
+            if to.endswith("005"):
+                raise ProviderError("503", retryable=True)
+            return Sent(f"m-{to[-3:]}")
+
+    provider = Slow()
+    assert Dispatcher(database, provider, batch_size=5, concurrency=4).send_pending() == 11
+    assert sorted(provider.seen) == sorted(ids)  # each handed over once
+    states = {sms_id: _state(database, sms_id) for sms_id in ids}
+    assert [s[0] for s in states.values()].count("sent") == 11
+    assert states[ids[5]][:2] == ("queued", 1) and states[ids[5]][2] is not None  # its own back-off
 
 
 def _state(database, sms_id):
