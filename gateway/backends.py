@@ -16,7 +16,7 @@ from dziennik.notify.v1 import notify_pb2_grpc
 from platform_kit.auth import TokenVerifier, service_metadata
 from platform_kit.config import DEFAULT_GRPC_PORTS, CommonSettings
 from platform_kit.grpc_client import open_channel
-from platform_kit.grpc_server import READINESS
+from platform_kit.grpc_names import READINESS
 
 SERVICES = tuple(DEFAULT_GRPC_PORTS)
 

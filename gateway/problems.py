@@ -7,7 +7,7 @@ import json
 import grpc
 from flask import Response, g, request
 
-from platform_kit.grpc_server import ERROR_CODE_KEY, FIELD_ERRORS_KEY, RETRY_AFTER_KEY
+from platform_kit.grpc_names import ERROR_CODE_KEY, FIELD_ERRORS_KEY, RETRY_AFTER_KEY
 
 # code → (HTTP status, Polish title, English title)
 PROBLEMS: dict[str, tuple[int, str, str]] = {

@@ -10,8 +10,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import jwt
-
 from platform_kit.errors import Unauthenticated
 
 ISSUER = "dziennik-identity"
@@ -73,6 +71,8 @@ class TokenVerifier:
             with self._lock:
                 stale = time.monotonic() - self._fetched_at >= self._refresh_interval
                 if not self._keys or (kid not in self._keys and stale):
+                    import jwt  # imported here: see verify()
+
                     jwks = jwt.PyJWKSet.from_dict(json.loads(self._jwks_source()))
                     self._keys = {k.key_id: k for k in jwks.keys}
                     self._fetched_at = time.monotonic()
@@ -82,6 +82,9 @@ class TokenVerifier:
         return key
 
     def verify(self, token: str) -> Principal:
+        # imported here: PyJWT and cryptography (~10 MB) only in a process that checks tokens, once it does
+        import jwt
+
         try:
             header = jwt.get_unverified_header(token)
             key = self._key(str(header.get("kid", "")))

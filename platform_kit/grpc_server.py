@@ -19,15 +19,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from platform_kit import errors
 from platform_kit.auth import AUTHORIZATION, TokenVerifier, principal_from_authorization, reset_principal, set_principal
 from platform_kit.context import CORRELATION_HEADER, new_correlation_id, reset_correlation_id, set_correlation_id
+from platform_kit.grpc_names import ERROR_CODE_KEY, FIELD_ERRORS_KEY, READINESS, RETRY_AFTER_KEY
 from platform_kit.metrics import GRPC_HANDLED, GRPC_HANDLING_SECONDS
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
-READINESS = "readiness"  # health service name that turns SERVING once dependencies answer
-ERROR_CODE_KEY = "dziennik-error-code"  # trailing metadata: the problem `code`
-FIELD_ERRORS_KEY = "dziennik-field-errors"  # trailing metadata: JSON {field: message}
-RETRY_AFTER_KEY = "dziennik-retry-after"  # trailing metadata: seconds, with RESOURCE_EXHAUSTED
 
 # The one table from domain errors to gRPC status codes.
 STATUS_FOR_ERROR: dict[type[errors.DomainError], grpc.StatusCode] = {

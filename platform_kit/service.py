@@ -4,33 +4,36 @@ A service module describes itself with a `ServiceDefinition`; `main()` gives it 
 every service shares:
 
     python -m services.<name> migrate     # run its Alembic migrations to head
-    python -m services.<name> serve       # gRPC server (migrates first unless <SERVICE>_MIGRATE_ON_START=false)
+    python -m services.<name> serve       # gRPC server (runs `migrate` first unless <SERVICE>_MIGRATE_ON_START=false)
     python -m services.<name> relay       # outbox relay
     python -m services.<name> consume     # its event consumers
+
+Each command imports what it needs when it runs, and so does each service's wiring: a relay never
+loads the gRPC server, a server never keeps Alembic (docs/memory.md).
 """
 from __future__ import annotations
 
 import argparse
 import logging
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from platform_kit.auth import TokenVerifier
-from platform_kit.bus.amqp import Publisher
-from platform_kit.bus.consumer import Consumer
-from platform_kit.bus.relay import OutboxRelay
 from platform_kit.config import ConfigError, ServiceSettings, load_settings
 from platform_kit.db import Database, database_url
-from platform_kit.grpc_client import open_channel
-from platform_kit.grpc_server import ReadinessProbe, Registration, create_server
 from platform_kit.logs import configure_logging
 from platform_kit.metrics import start_metrics_server
-from platform_kit.migrations import upgrade
+
+if TYPE_CHECKING:
+    from platform_kit.bus.consumer import Consumer
+    from platform_kit.grpc_server import Registration
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,9 @@ class Runtime:
 
     def channel(self, service: str):
         if service not in self._channels:
+            # imported here: relays and migrations open no channels (grpcio, ~14 MB)
+            from platform_kit.grpc_client import open_channel
+
             self._channels[service] = open_channel(
                 self.settings.grpc_target(service), deadline_seconds=self.settings.grpc_deadline_seconds, service=service
             )
@@ -96,10 +102,21 @@ def _stop_event() -> threading.Event:
     return stop
 
 
+def _migrate_in_child_process(definition: ServiceDefinition) -> None:
+    """`migrate` as a process of its own (same environment, same settings), so that Alembic and
+    the migration scripts (~11 MB) are never resident in the long-running server."""
+    returncode = subprocess.run([sys.executable, "-m", f"services.{definition.name}", "migrate"]).returncode
+    if returncode != 0:
+        raise SystemExit(f"{definition.name}: migrations failed (exit code {returncode})")
+
+
 def serve(definition: ServiceDefinition, runtime: Runtime, stop: threading.Event) -> None:
+    # imported here: only a server needs the gRPC server, health and reflection
+    from platform_kit.grpc_server import ReadinessProbe, create_server
+
     settings = runtime.settings
     if settings.migrate_on_start:
-        upgrade(runtime.database, definition.migrations)
+        _migrate_in_child_process(definition)
     if definition.on_start is not None:
         definition.on_start(runtime)
     registrations = definition.grpc(runtime)
@@ -124,6 +141,10 @@ def serve(definition: ServiceDefinition, runtime: Runtime, stop: threading.Event
 
 
 def relay(definition: ServiceDefinition, runtime: Runtime, stop: threading.Event) -> None:
+    # imported here: only a relay publishes (pika)
+    from platform_kit.bus.amqp import Publisher
+    from platform_kit.bus.relay import OutboxRelay
+
     OutboxRelay(runtime.database, Publisher(runtime.settings.amqp_url, app_id=definition.name)).run(stop)
 
 
@@ -152,6 +173,9 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> int:
         return 2
     configure_logging(f"{definition.name}-{args.command}", runtime.settings.log_level)
     if args.command == "migrate":
+        # imported here: only migrations need Alembic (memory of every other process)
+        from platform_kit.migrations import upgrade
+
         upgrade(runtime.database, definition.migrations)
         log.info("%s database migrated", definition.name)
         return 0

@@ -8,13 +8,13 @@ message is rejected into the dead-letter queue while the consumer goes on with o
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-import grpc
 import pika
 from google.protobuf.message import DecodeError
 from sqlalchemy import exists, insert, select
@@ -49,8 +49,11 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
+    # An RpcError exists only where a handler loaded grpcio; a consumer that calls no service does
+    # not import it for this check (~14 MB, docs/memory.md).
+    grpc = sys.modules.get("grpc")
     # CANCELLED: the service called was shutting down when the call arrived (a rolling upgrade).
-    if isinstance(exc, grpc.RpcError) and exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
+    if grpc is not None and isinstance(exc, grpc.RpcError) and exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
         return True
     return False
 

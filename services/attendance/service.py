@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
-from platform_kit.grpc_server import Registration
 from platform_kit.service import Runtime, ServiceDefinition
-from services.attendance.grpc_api import AttendanceServicer, Services
-from services.attendance.meeting import MeetingReports
-from services.attendance.use_cases import Attendance
+
+if TYPE_CHECKING:
+    from platform_kit.grpc_server import Registration
 
 
 class AttendanceSettings(ServiceSettings):
@@ -17,6 +17,12 @@ class AttendanceSettings(ServiceSettings):
 
 
 def grpc_services(runtime: Runtime) -> list[Registration]:
+    # imported here: only `serve` loads the servicer and what it uses (memory of the relay)
+    from platform_kit.grpc_server import Registration
+    from services.attendance.grpc_api import AttendanceServicer, Services
+    from services.attendance.meeting import MeetingReports
+    from services.attendance.use_cases import Attendance
+
     services = Services(runtime.channel("identity"), runtime.channel("gradebook"), runtime.settings.service_token)
     attendance = Attendance(runtime.database, services)
     return [Registration.of(AttendanceServicer(attendance, MeetingReports(attendance, services.grades_of)))]

@@ -7,11 +7,12 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-
-import segno
-from fpdf import FPDF
+from typing import TYPE_CHECKING
 
 from services.billing import money
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 FONTS = Path(__file__).resolve().parents[1] / "attendance" / "fonts"
 
@@ -38,6 +39,9 @@ class SlipData:
 
 
 def _pdf(title: str) -> FPDF:
+    # imported here: fpdf2 (~35 MB with fontTools, Pillow, numpy and lxml) only once a document is printed
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4")
     pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
     pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
@@ -66,6 +70,8 @@ def _zl(grosze: int) -> str:
 def payment_slip_pdf(slip: SlipData) -> bytes:
     """A transfer / post-office slip: recipient, account, amount, the title in slip rows, and the
     ZBP payment QR code to scan in a banking app."""
+    import segno  # imported here: only a payment slip draws a QR code
+
     pdf = _pdf("Polecenie przelewu / wpłata gotówkowa")
     _row(pdf, "Nazwa odbiorcy", slip.recipient)
     _row(pdf, "Nr rachunku odbiorcy", slip.account_number)

@@ -6,10 +6,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-
-import requests
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from platform_kit.errors import Unavailable
+
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +31,14 @@ class PayU:
         self.client_secret = client_secret
         self.timeout = timeout
         self.attempts = attempts
-        self._http = requests.Session()
         self._token: tuple[str, float] | None = None
         self._lock = threading.Lock()
+
+    @cached_property
+    def _http(self) -> requests.Session:
+        import requests  # imported here: requests (~5 MB) only once billing calls PayU
+
+        return requests.Session()
 
     def _access_token(self, *, fresh: bool = False) -> str:
         with self._lock:
@@ -75,6 +83,8 @@ class PayU:
 
     def _send(self, method: str, path: str, **kwargs) -> requests.Response:
         """One call, repeated with back-off while PayU answers 429 (overloaded) or cannot be reached."""
+        import requests  # imported here: see _http
+
         delay = 0.5
         for attempt in range(1, self.attempts + 1):
             try:

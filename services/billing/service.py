@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
 from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
-from platform_kit.grpc_server import Registration
 from platform_kit.service import Runtime, ServiceDefinition
-from services.billing.grpc_api import BillingServicer, IdentityFamilies
-from services.billing.payu import PayU
-from services.billing.use_cases import Billing, BillingConfig
+
+if TYPE_CHECKING:
+    from platform_kit.grpc_server import Registration
 
 
 class BillingSettings(ServiceSettings):
@@ -28,6 +28,12 @@ class BillingSettings(ServiceSettings):
 
 
 def grpc_services(runtime: Runtime) -> list[Registration]:
+    # imported here: only `serve` loads the servicer and what it uses (memory of the relay)
+    from platform_kit.grpc_server import Registration
+    from services.billing.grpc_api import BillingServicer, IdentityFamilies
+    from services.billing.payu import PayU
+    from services.billing.use_cases import Billing, BillingConfig
+
     s: BillingSettings = runtime.settings  # type: ignore[assignment]
     payu = PayU(s.payu_base_url, s.payu_pos_id, s.payu_client_id, s.payu_client_secret)
     config = BillingConfig(public_url=s.public_url, second_key=s.payu_second_key, account_number=s.account_number, recipient=s.recipient)

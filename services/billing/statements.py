@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-import mt940
-
 from platform_kit.errors import InvalidArgument
 from services.billing import money
 
@@ -58,6 +56,8 @@ def _details(raw: str) -> tuple[str, str]:
 
 
 def parse_mt940(data: bytes) -> list[StatementLine]:
+    import mt940  # imported here: only an uploaded MT940 statement needs the parser
+
     transactions = mt940.models.Transactions()
     try:
         transactions.parse(_decode(data))

@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
 from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
-from platform_kit.grpc_server import Registration
 from platform_kit.service import Runtime, ServiceDefinition
-from services.gradebook.grpc_api import GradebookServicer, IdentityPeople
-from services.gradebook.use_cases import Gradebook
+
+if TYPE_CHECKING:
+    from platform_kit.grpc_server import Registration
 
 
 class GradebookSettings(ServiceSettings):
@@ -21,6 +22,11 @@ class GradebookSettings(ServiceSettings):
 
 
 def grpc_services(runtime: Runtime) -> list[Registration]:
+    # imported here: only `serve` loads the servicer and what it uses (memory of the relay)
+    from platform_kit.grpc_server import Registration
+    from services.gradebook.grpc_api import GradebookServicer, IdentityPeople
+    from services.gradebook.use_cases import Gradebook
+
     people = IdentityPeople(runtime.channel("identity"), runtime.settings.service_token)
     return [Registration.of(GradebookServicer(Gradebook(runtime.database, people, people_cache_seconds=runtime.settings.people_cache_seconds)))]
 

@@ -6,6 +6,7 @@ import json
 import secrets
 import uuid
 from datetime import datetime, timedelta, timezone
+from functools import cache
 
 import jwt
 import pyotp
@@ -20,8 +21,15 @@ MFA_AUDIENCE = "dziennik-mfa"
 
 # OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
 PASSWORDS = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-# Verified when a login does not exist, so both answers take the same time.
-_DUMMY_HASH = PASSWORDS.hash(secrets.token_hex(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified when a login does not exist, so both answers take the same time. Made by the first
+    sign-in rather than at import: glibc hands the first freed argon2 buffer (19 MiB) back to the
+    system but keeps later ones in the heap, so a hash at import left 19 MiB resident in a server
+    that had only created its superadmin."""
+    return PASSWORDS.hash(secrets.token_hex(16))
 
 
 def hash_password(password: str) -> str:
@@ -29,8 +37,9 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
+    dummy = _dummy_hash()  # for a known login too: the first sign-in takes as long either way
     try:
-        return PASSWORDS.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return PASSWORDS.verify(password_hash or dummy, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -4,19 +4,17 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from platform_kit.bus.consumer import Consumer, Subscription
 from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
-from platform_kit.grpc_server import Registration
 from platform_kit.service import Runtime, ServiceDefinition
-from services.identity.administration import SchoolAdministration
-from services.identity.audit import AuditTrail, BulkRule
-from services.identity.directory import PAYMENT_REFUNDED, PAYMENT_SETTLED, Directory, on_payment_refunded
-from services.identity.grpc_api import IdentityServicer
-from services.identity.sessions import Sessions
-from services.identity.throttle import RequestLimiter
+
+if TYPE_CHECKING:
+    from platform_kit.bus.consumer import Consumer
+    from platform_kit.grpc_server import Registration
+    from services.identity.sessions import Sessions
 
 
 class IdentitySettings(ServiceSettings):
@@ -33,6 +31,9 @@ class IdentitySettings(ServiceSettings):
 
 @cache
 def sessions(runtime: Runtime) -> Sessions:
+    # imported here: argon2, PyJWT and cryptography only in the server (memory of relay and consumer)
+    from services.identity.sessions import Sessions
+
     settings: IdentitySettings = runtime.settings  # type: ignore[assignment]
     return Sessions(
         runtime.database,
@@ -49,6 +50,14 @@ def on_start(runtime: Runtime) -> None:
 
 
 def grpc_services(runtime: Runtime) -> list[Registration]:
+    # imported here: only `serve` loads the servicer and what it uses (memory of relay and consumer)
+    from platform_kit.grpc_server import Registration
+    from services.identity.administration import SchoolAdministration
+    from services.identity.audit import AuditTrail, BulkRule
+    from services.identity.directory import Directory
+    from services.identity.grpc_api import IdentityServicer
+    from services.identity.throttle import RequestLimiter
+
     settings: IdentitySettings = runtime.settings  # type: ignore[assignment]
     audit = AuditTrail(runtime.database, BulkRule(settings.audit_bulk_threshold, timedelta(seconds=settings.audit_bulk_window_seconds)))
     servicer = IdentityServicer(sessions(runtime), SchoolAdministration(runtime.database), Directory(runtime.database), audit, RequestLimiter(runtime.database))
@@ -56,6 +65,10 @@ def grpc_services(runtime: Runtime) -> list[Registration]:
 
 
 def consumers(runtime: Runtime) -> list[Consumer]:
+    # imported here: only `consume` loads the consumer and its handlers (memory of server and relay)
+    from platform_kit.bus.consumer import Consumer, Subscription
+    from services.identity.directory import PAYMENT_REFUNDED, PAYMENT_SETTLED, Directory, on_payment_refunded
+
     directory = Directory(runtime.database)
     return [
         Consumer(

@@ -92,11 +92,13 @@ class Sessions:
     # -- accounts -----------------------------------------------------------------------------
 
     def ensure_superadmin(self, login: str, password: str) -> None:
-        """Create the platform operator's account if it does not exist yet (start-up, idempotent)."""
-        people.check_password(password, personal=(login,))
+        """Create the platform operator's account if it does not exist yet (start-up, idempotent).
+        The password's strength is checked when the account is made (the check's dictionaries
+        stay out of the server's memory on every later start)."""
         with self.database.transaction() as session:
-            if session.scalar(select(User).where(User.login == login)) is not None:
+            if session.scalar(select(User.id).where(User.login == login)) is not None:
                 return
+            people.check_password(password, personal=(login,))
             session.add(
                 User(
                     id=str(uuid.uuid4()),

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
-from platform_kit.grpc_server import Registration
 from platform_kit.service import Runtime, ServiceDefinition
-from services.messaging.grpc_api import MessagingServicer, SchoolDirectories
-from services.messaging.use_cases import Messaging
+
+if TYPE_CHECKING:
+    from platform_kit.grpc_server import Registration
 
 
 class MessagingSettings(ServiceSettings):
@@ -18,6 +19,11 @@ class MessagingSettings(ServiceSettings):
 
 
 def grpc_services(runtime: Runtime) -> list[Registration]:
+    # imported here: only `serve` loads the servicer and what it uses (memory of the relay)
+    from platform_kit.grpc_server import Registration
+    from services.messaging.grpc_api import MessagingServicer, SchoolDirectories
+    from services.messaging.use_cases import Messaging
+
     settings: MessagingSettings = runtime.settings  # type: ignore[assignment]
     directories = SchoolDirectories(runtime.channel("identity"), runtime.channel("gradebook"), settings.service_token)
     messaging = Messaging(runtime.database, directories, settings.attachments_dir or settings.var_dir / "attachments")

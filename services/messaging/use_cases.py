@@ -10,7 +10,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-import icalendar
 from sqlalchemy import func, or_, select
 
 from dziennik.messaging.v1 import events_pb2
@@ -400,6 +399,8 @@ class Messaging:
         person = directory.people.get(feed.user_id)
         everything = bool(person and person.roles & {"school_admin", "principal"})
         events = self._events_for(feed.user_id, directory, today() - timedelta(days=30), today() + timedelta(days=180), everything=everything)
+        import icalendar  # imported here: only a calendar feed needs it (~3 MB in the server)
+
         calendar = icalendar.Calendar()
         calendar.add("prodid", "-//Dziennik//terminarz//PL")
         calendar.add("version", "2.0")

@@ -6,44 +6,17 @@ import threading
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
-from dziennik.identity.v1 import identity_pb2, identity_pb2_grpc
-from platform_kit.auth import service_metadata
-from platform_kit.bus.consumer import Consumer, Subscription
 from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
-from platform_kit.clock import school_today
-from platform_kit.grpc_server import Registration
 from platform_kit.service import Runtime, ServiceDefinition
-from services.notify.alerts import (
-    ACCESS_EXTENDED,
-    ABSENCE_RECORDED,
-    ANNOUNCEMENT_PUBLISHED,
-    EXCUSE_DECIDED,
-    GRADE_CHANGED,
-    GRADE_RECORDED,
-    MESSAGE_SENT,
-    TERM_GRADE_SET,
-    Contact,
-    Dispatcher,
-    StudentContacts,
-    on_access_extended,
-    plan_absence_alerts,
-    plan_announcement_alerts,
-    plan_excuse_alerts,
-    plan_grade_alerts,
-    plan_grade_change_alerts,
-    plan_message_alert,
-    plan_term_grade_alerts,
-    queue_due_reminders,
-)
-from services.notify.grpc_api import NotifyServicer
-from services.notify.providers.fake import FakeSmsProvider
-from services.notify.providers.smsapi import SmsApiProvider
-from services.notify.providers.twilio import TwilioProvider
 
+if TYPE_CHECKING:
+    from platform_kit.bus.consumer import Consumer
+    from platform_kit.grpc_server import Registration
+    from services.notify.alerts import Dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -77,44 +50,13 @@ class NotifySettings(ServiceSettings):
     reminder_interval_seconds: float = Field(600.0, gt=0, le=86400)
 
 
-STAFF_ROLES = {identity_pb2.ROLE_SCHOOL_ADMIN, identity_pb2.ROLE_PRINCIPAL, identity_pb2.ROLE_TEACHER, identity_pb2.ROLE_SUPERADMIN}
-
-
-def _contact(contact) -> Contact:
-    return Contact(contact.user_id, contact.phone, contact.sms_allowed)
-
-
-def _student_contacts(answer) -> StudentContacts:
-    return StudentContacts(answer.first_name, answer.last_name, [_contact(p) for p in answer.parents], _contact(answer.student) if answer.student.user_id else None)
-
-
-class IdentityContacts:
-    """Asks identity for students' names, their parents' phones and whom the school's access
-    policy allows SMS alerts."""
-
-    def __init__(self, channel, service_token: str) -> None:
-        self.stub = identity_pb2_grpc.IdentityServiceStub(channel)
-        self.metadata = service_metadata(service_token)
-
-    def __call__(self, student_id: str) -> StudentContacts:
-        return _student_contacts(self.stub.GetStudentContacts(identity_pb2.GetStudentContactsRequest(student_id=student_id), metadata=self.metadata))
-
-    def roster(self, school_id: str, class_ids: list[str]) -> list[StudentContacts]:
-        answer = self.stub.ListStudentContacts(identity_pb2.ListStudentContactsRequest(school_id=school_id, class_ids=class_ids), metadata=self.metadata)
-        return [_student_contacts(student) for student in answer.students]
-
-    def sms_allowed(self, user_id: str) -> bool:
-        """Staff always (the school's own business); a student or parent if the school's policy
-        allows them SMS about themself or any of their children."""
-        facts = self.stub.GetAuthorizationFacts(identity_pb2.GetAuthorizationFactsRequest(user_id=user_id), metadata=self.metadata)
-        if STAFF_ROLES & set(facts.roles):
-            return True
-        students = ([user_id] if identity_pb2.ROLE_STUDENT in facts.roles else []) + list(facts.children)
-        return any(person.user_id == user_id and person.sms_allowed for student_id in students for person in self(student_id).people())
-
-
 def provider_for(settings: NotifySettings):
     """The SMS provider SMS_PROVIDER names."""
+    # imported here, like the rest of the wiring: a relay loads none of it (memory, docs/memory.md)
+    from services.notify.providers.fake import FakeSmsProvider
+    from services.notify.providers.smsapi import SmsApiProvider
+    from services.notify.providers.twilio import TwilioProvider
+
     callback = f"{settings.public_url.rstrip('/')}/api/v1/notify/sms/delivery-report"
     if settings.sms_provider == "smsapi":
         return SmsApiProvider(settings.smsapi_base_url, settings.smsapi_token, settings.smsapi_sender, f"{callback}/smsapi?key={settings.callback_secret}")
@@ -125,10 +67,20 @@ def provider_for(settings: NotifySettings):
 
 @cache
 def dispatcher(runtime: Runtime) -> Dispatcher:
+    from services.notify.alerts import Dispatcher
+
     return Dispatcher(runtime.database, provider_for(runtime.settings))
 
 
 def consumers(runtime: Runtime) -> list[Consumer]:
+    from platform_kit.bus.consumer import Consumer, Subscription
+    from services.notify.alerts import (
+        ABSENCE_RECORDED, ACCESS_EXTENDED, ANNOUNCEMENT_PUBLISHED, EXCUSE_DECIDED, GRADE_CHANGED, GRADE_RECORDED, MESSAGE_SENT, TERM_GRADE_SET,
+        on_access_extended, plan_absence_alerts, plan_announcement_alerts, plan_excuse_alerts, plan_grade_alerts, plan_grade_change_alerts,
+        plan_message_alert, plan_term_grade_alerts,
+    )
+    from services.notify.contacts import IdentityContacts
+
     contacts = IdentityContacts(runtime.channel("identity"), runtime.settings.service_token)
     delay = timedelta(seconds=runtime.settings.absence_delay_seconds)
     return [
@@ -158,6 +110,10 @@ def send_sms(runtime: Runtime, stop: threading.Event) -> None:
 
 def send_reminders(runtime: Runtime, stop: threading.Event) -> None:
     """The reminder job: its state is in the database, so a restart loses nothing and repeats nothing."""
+    from platform_kit.clock import school_today
+    from services.notify.alerts import queue_due_reminders
+    from services.notify.contacts import IdentityContacts
+
     contacts = IdentityContacts(runtime.channel("identity"), runtime.settings.service_token)
     while not stop.is_set():
         try:
@@ -168,15 +124,19 @@ def send_reminders(runtime: Runtime, stop: threading.Event) -> None:
         stop.wait(runtime.settings.reminder_interval_seconds)
 
 
+def grpc_services(runtime: Runtime) -> list[Registration]:
+    from platform_kit.grpc_server import Registration
+    from services.notify.grpc_api import NotifyServicer
+
+    settings = runtime.settings
+    return [Registration.of(NotifyServicer(runtime.database, callback_secret=settings.callback_secret, twilio_auth_token=settings.twilio_auth_token))]
+
+
 DEFINITION = ServiceDefinition(
     name="notify",
     settings_class=NotifySettings,
     migrations=Path(__file__).parent / "migrations",
-    grpc=lambda runtime: [
-        Registration.of(
-            NotifyServicer(runtime.database, callback_secret=runtime.settings.callback_secret, twilio_auth_token=runtime.settings.twilio_auth_token)
-        )
-    ],
+    grpc=grpc_services,
     consumers=consumers,
     background=[send_sms, send_reminders],
 )

@@ -833,3 +833,13 @@ def test_two_secretaries_adding_namesakes_at_once_both_succeed(administration):
     with ThreadPoolExecutor(max_workers=6) as pool:
         logins = list(pool.map(add, range(6)))
     assert len(set(logins)) == 6 and "jan.kowalski" in logins
+
+
+def test_the_superadmin_is_made_once_and_only_with_a_strong_password(sessions, database):
+    with pytest.raises(InvalidArgument):
+        sessions.ensure_superadmin("operator", "operator1")
+    with database.transaction() as session:
+        assert session.scalar(select(User).where(User.login == "operator")) is None
+    sessions.ensure_superadmin("operator", PASSWORD)
+    sessions.ensure_superadmin("operator", "operator1")  # a later start finds the account and changes nothing
+    assert sessions.login("operator", PASSWORD, "10.0.0.1").tokens

@@ -6,8 +6,6 @@ import base64
 import hashlib
 import hmac
 
-import requests
-
 from services.notify.providers import ProviderError, Sent
 
 
@@ -30,9 +28,14 @@ class TwilioProvider:
         self.sender = sender
         self.status_callback = status_callback
         self.timeout = timeout
+        # imported here: notify's server only verifies Twilio's signatures (requests, ~5 MB)
+        import requests
+
         self._http = requests.Session()
 
     def send(self, *, idx: str, to: str, body: str, parts: int) -> Sent:
+        import requests
+
         try:
             answer = self._http.post(
                 f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Messages.json",
