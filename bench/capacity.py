@@ -79,11 +79,10 @@ def markdown(results: dict) -> str:
     lines = [
         "# Capacity model",
         "",
-        f"> **First model, from one benchmark run** ({meta['date']}, {'a QUICK smoke run' if quick else 'a full run'}, {meta['machine']['cpu_model']}, "
+        f"> **From one benchmark run** ({meta['date']}, {'a QUICK smoke run' if quick else 'a full run'}, {meta['machine']['cpu_model']}, "
         f"{meta['machine']['cores']} cores, load average {meta['load_average']['start']} → {meta['load_average'].get('end')}, commit {meta['commit']}). "
-        "The machine was shared with other test suites while it ran, and the services have not been optimised yet (issue #11): "
-        "every figure below will change. Repeated runs on this shared machine differed by up to half in CPU per operation, so read "
-        "these as orders of magnitude. Regenerate with `python -m bench.capacity` after `make bench` (a full run does it itself).",
+        "The services are still being optimised (issue #11, docs/performance.md): the figures below change with them. "
+        "Repeated runs on this shared machine differed by up to half in CPU per operation, so read these as orders of magnitude. Regenerate with `python -m bench.capacity` after `make bench` (a full run does it itself).",
         "",
         "## Method",
         "",
