@@ -92,10 +92,11 @@ def require_access(student_id: str, feature: str) -> None:
     school's access policy puts `feature` in extended access the caller has not got. identity's
     "yes" is kept for a few seconds per worker (the grades page at 8:00); its "no" never is."""
     who = caller()
-    key = (who.principal.user_id, student_id, feature)
-    granted = current_app.extensions["access_answers"]
-    if granted.get(key) is None:
+
+    def ask_identity() -> bool:  # raises for a refusal, so only a "yes" is ever kept
         current_app.extensions["backends"].identity.CheckAccess(
             identity_pb2.CheckAccessRequest(student_id=student_id, feature=feature), metadata=who.metadata
         )
-        granted.put(key, True)
+        return True
+
+    current_app.extensions["access_answers"].get_or_load((who.principal.user_id, student_id, feature), ask_identity)

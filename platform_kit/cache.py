@@ -58,13 +58,6 @@ class TtlCache(Generic[V]):
         found = self.get(key)
         return found if found is not None else self.put(key, load())
 
-    def forget(self, key: Hashable) -> bool:
-        """Drop `key`; True when there was an answer to drop (so asking again may change it)."""
-        if self._entries is None:
-            return False
-        with self._lock:
-            return self._entries.pop(key, None) is not None
-
 
 class FreshOnDenial:
     """Runs a use case on cached answers and, when it refuses (404 or 403) after leaning on at
@@ -76,9 +69,7 @@ class FreshOnDenial:
 
     def lookup(self, cache: TtlCache[V], key: Hashable, load: Callable[[], V | None]) -> V | None:
         state = self._local
-        if getattr(state, "fresh", False):
-            return cache.put(key, load())  # the second try: ask the owner, and keep the new answer
-        found = cache.get(key)
+        found = None if getattr(state, "fresh", False) else cache.get(key)  # the second try asks the owner
         if found is not None:
             state.leaned = True
             return found
