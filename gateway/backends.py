@@ -25,6 +25,7 @@ class Backends:
     def __init__(self, settings: CommonSettings) -> None:
         self.settings = settings
         self._channels: dict[str, grpc.Channel] = {}
+        self._stubs: dict[str, object] = {}
         self._lock = threading.Lock()
         self.verifier = TokenVerifier(self._jwks)
 
@@ -39,29 +40,36 @@ class Backends:
                     )
         return channel
 
+    def _stub(self, service: str, kind):
+        """One stub per backend and process (a stub builds a callable for each of its methods)."""
+        stub = self._stubs.get(service)
+        if stub is None:
+            stub = self._stubs.setdefault(service, kind(self.channel(service)))
+        return stub
+
     @property
     def identity(self) -> identity_pb2_grpc.IdentityServiceStub:
-        return identity_pb2_grpc.IdentityServiceStub(self.channel("identity"))
+        return self._stub("identity", identity_pb2_grpc.IdentityServiceStub)
 
     @property
     def attendance(self) -> attendance_pb2_grpc.AttendanceServiceStub:
-        return attendance_pb2_grpc.AttendanceServiceStub(self.channel("attendance"))
+        return self._stub("attendance", attendance_pb2_grpc.AttendanceServiceStub)
 
     @property
     def messaging(self) -> messaging_pb2_grpc.MessagingServiceStub:
-        return messaging_pb2_grpc.MessagingServiceStub(self.channel("messaging"))
+        return self._stub("messaging", messaging_pb2_grpc.MessagingServiceStub)
 
     @property
     def billing(self) -> billing_pb2_grpc.BillingServiceStub:
-        return billing_pb2_grpc.BillingServiceStub(self.channel("billing"))
+        return self._stub("billing", billing_pb2_grpc.BillingServiceStub)
 
     @property
     def notify(self) -> notify_pb2_grpc.NotifyServiceStub:
-        return notify_pb2_grpc.NotifyServiceStub(self.channel("notify"))
+        return self._stub("notify", notify_pb2_grpc.NotifyServiceStub)
 
     @property
     def gradebook(self) -> gradebook_pb2_grpc.GradebookServiceStub:
-        return gradebook_pb2_grpc.GradebookServiceStub(self.channel("gradebook"))
+        return self._stub("gradebook", gradebook_pb2_grpc.GradebookServiceStub)
 
     def record_audit(self, entries) -> None:
         """Hand audit entries to identity as the gateway (a service), not as the request's caller."""

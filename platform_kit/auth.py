@@ -59,11 +59,17 @@ class TokenVerifier:
     `refresh_interval` seconds, when a token names a key it does not know)."""
 
     def __init__(self, jwks_source: Callable[[], str], *, refresh_interval: float = 30.0) -> None:
+        from platform_kit.cache import TtlCache  # cachetools and prometheus: only where tokens are checked
+
         self._jwks_source = jwks_source
         self._refresh_interval = refresh_interval
         self._keys: dict[str, object] = {}
         self._fetched_at = 0.0
         self._lock = threading.Lock()
+        # A token verified once is the same token the next time: its principal and expiry are kept
+        # for `refresh_interval` (no longer than a key stays known without asking identity), so a
+        # parent's page views and the services behind each of them check the signature once.
+        self._verified: TtlCache[tuple[Principal, float]] = TtlCache("verified_tokens", refresh_interval, maxsize=20_000)
 
     def _key(self, kid: str):
         key = self._keys.get(kid)
@@ -82,6 +88,12 @@ class TokenVerifier:
         return key
 
     def verify(self, token: str) -> Principal:
+        principal, expires = self._verified.get_or_load(token, lambda: self._verify(token))
+        if expires <= time.time():
+            raise Unauthenticated("invalid access token: Signature has expired")
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         # imported here: PyJWT and cryptography (~10 MB) only in a process that checks tokens, once it does
         import jwt
 
@@ -100,13 +112,14 @@ class TokenVerifier:
             raise Unauthenticated(f"invalid access token: {exc}") from None
         if claims.get("typ") != ACCESS_TOKEN_TYPE:
             raise Unauthenticated("not an access token")
-        return Principal(
+        principal = Principal(
             user_id=claims["sub"],
             school_id=claims.get("school_id"),
             roles=frozenset(claims.get("roles", [])),
             session_id=claims.get("sid"),
             mfa_enrollment_required=bool(claims.get("mfa_enrollment_required", False)),
         )
+        return principal, float(claims["exp"])
 
 
 def bearer_metadata(token: str) -> tuple[tuple[str, str], ...]:

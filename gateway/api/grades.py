@@ -6,12 +6,12 @@ import json
 from datetime import timezone
 from decimal import Decimal, InvalidOperation
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 
 from dziennik.gradebook.v1 import gradebook_pb2
-from gateway.api.schemas import IdSchema, StrictBoolean, prebuilt
+from gateway.api.schemas import IdSchema, StrictBoolean
 from gateway.problems import Problem
 from gateway.security import caller, require_access
 
@@ -404,38 +404,31 @@ class StatisticsSchema(Schema):
 
 @blp.route("/students/<student_id>/grades", methods=["GET"])
 @blp.arguments(YearQuerySchema, location="query")
-@blp.response(200, StudentGradesSchema)
+@blp.response(200, StudentGradesSchema, headers={"ETag": {"description": "The page's version; send it as If-None-Match to get 304 while it is current.", "schema": {"type": "string"}}})
+@blp.alt_response(304, description="The page is still the one whose ETag was sent in If-None-Match.")
 def student_grades(query, student_id):
     """A student's grades by subject with weighted averages (semesters and year), term grades and
     suggestions (the student, their parents, their teachers, the secretary and principal). 402
-    where the school's policy puts grades in extended access."""
+    where the school's policy puts grades in extended access. An app that keeps the page sends
+    its `ETag` as `If-None-Match` and gets 304 without a body while nothing on it changed."""
     require_access(student_id, "grades")
-    answer = _gradebook().ListStudentGrades(
-        gradebook_pb2.ListStudentGradesRequest(student_id=student_id, school_year=query.get("school_year", "")), metadata=caller().metadata
+    answer = _gradebook().GetStudentGradesPage(
+        gradebook_pb2.GetStudentGradesPageRequest(student_id=student_id, school_year=query.get("school_year", ""), cached_version=_if_none_match()),
+        metadata=caller().metadata,
     )
-    return prebuilt(student_grades_body(answer))
+    headers = {"ETag": f'"{answer.version}"'}
+    if answer.not_modified:
+        return Response(status=304, headers=headers)
+    # gradebook keeps the page as this endpoint serves it (services/gradebook/pages.py): sent as is
+    return Response(answer.page_json, mimetype="application/json", headers=headers)
 
 
-def student_grades_body(answer: gradebook_pb2.ListStudentGradesResponse) -> dict:
-    """The page in StudentGradesSchema's shape, built directly (see `prebuilt`)."""
-    return {
-        "student_id": answer.student_id,
-        "school_year": answer.school_year,
-        "overall_average": _number(answer.overall_average),
-        "subjects": [
-            {
-                "subject_id": s.subject_id,
-                "subject_name": s.subject_name,
-                "grades": [_grade(g) for g in s.grades],
-                "average": _number(s.averages.year),
-                "averages": {"semester_1": _number(s.averages.semester_1), "semester_2": _number(s.averages.semester_2), "year": _number(s.averages.year)},
-                "term_grades": {kind: getattr(s.term_grades, kind) or None for kind in TERM_KINDS},
-                "suggested_semester_grade": s.suggested_semester_grade or None,
-                "suggested_annual_grade": s.suggested_annual_grade or None,
-            }
-            for s in answer.subjects
-        ],
-    }
+def _if_none_match() -> str:
+    """The one version named in If-None-Match, if the client sent one ("*" or a list: none)."""
+    tag = request.headers.get("If-None-Match", "").strip().removeprefix("W/")
+    if len(tag) > 2 and tag[0] == tag[-1] == '"' and '"' not in tag[1:-1]:
+        return tag[1:-1]
+    return ""
 
 
 @blp.route("/students/<student_id>/term-grades/<subject_id>", methods=["PUT"])

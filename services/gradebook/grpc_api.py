@@ -120,6 +120,12 @@ class GradebookServicer(gradebook_pb2_grpc.GradebookServiceServicer):
             ],
         )
 
+    def GetStudentGradesPage(self, request, context):
+        version, body = self.gradebook.student_grades_page(current_principal(), request.student_id, request.school_year, request.cached_version)
+        if body is None:
+            return pb.GetStudentGradesPageResponse(version=version, not_modified=True)
+        return pb.GetStudentGradesPageResponse(version=version, page_json=body)
+
     def SetTermGrade(self, request, context):
         term, suggested = self.gradebook.set_term_grade(
             current_principal(), request.student_id, request.subject_id, request.kind, request.value, request.school_year

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, MetaData, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Integer, MetaData, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from platform_kit.bus import define_bus_tables
@@ -112,3 +112,29 @@ class HistoryEntry(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     old: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     new: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+class PageVersion(Base):
+    """How many times what a student's grades page shows has changed: a student's own rows
+    (grades, term grades) count under the student's id, the school's grading rules under the
+    school's id (services/gradebook/pages.py)."""
+
+    __tablename__ = "page_versions"
+
+    owner_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+
+
+class GradePage(Base):
+    """A student's grades page for a school year, stored as it is served, with the versions it
+    was built from; it is current while they still are (services/gradebook/pages.py)."""
+
+    __tablename__ = "grade_pages"
+
+    student_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    school_year: Mapped[str] = mapped_column(String(9), primary_key=True)
+    page_format: Mapped[int] = mapped_column(Integer)
+    student_version: Mapped[int] = mapped_column(BigInteger)
+    school_version: Mapped[int] = mapped_column(BigInteger)
+    body: Mapped[str] = mapped_column(Text)  # JSON; text, not bytea: psycopg reads bytea as hex text
+    built_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -24,6 +24,7 @@ from platform_kit.cache import FreshOnDenial, TtlCache
 from platform_kit.db import Database
 from platform_kit.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from services.gradebook import averages as rules
+from services.gradebook import pages
 from services.gradebook.events import GRADE_CHANGED, GRADE_DELETED, GRADE_RECORDED, TERM_GRADE_SET
 from services.gradebook.grades import MARKS, TERM_GRADE_KINDS, normalise_grade_value, normalise_term_grade
 from services.gradebook.orm import Grade, GradeCategory, HistoryEntry, SchoolGradeSettings, Subject, TermGrade
@@ -264,6 +265,7 @@ class Gradebook:
             row.second_semester_starts = f"{month:02d}-{day:02d}"
             row.updated_at = _now()
             session.add(row)
+            pages.changed(session, [school_id])  # every page of the school shows what the rules make of its grades
         return settings
 
     # -- grades ------------------------------------------------------------------------------------
@@ -321,6 +323,7 @@ class Gradebook:
                     problems.update(exc.field_errors)
             if problems:
                 raise InvalidArgument("niepoprawne oceny; nic nie zostało zapisane", field_errors=problems)
+            pages.changed(session, (grade.student_id for grade in grades))
             for index, grade in enumerate(grades):
                 grade.request_id = (f"{request_id}#{index:03d}" if not single else request_id) if request_id else None
                 session.add(grade)
@@ -423,6 +426,7 @@ class Gradebook:
                 return self._view(session, grade)
             grade.version += 1
             grade.updated_at = _now()
+            pages.changed(session, [grade.student_id])
             self._history(session, grade, "changed", caller, _diff(before, after), _diff(after, before))
             category = session.get(GradeCategory, grade.category_id) if grade.category_id else None
             record_event(
@@ -451,6 +455,7 @@ class Gradebook:
             subject = session.get(Subject, grade.subject_id)
             grade.deleted_at = _now()
             grade.version += 1
+            pages.changed(session, [grade.student_id])
             self._history(session, grade, "deleted", caller, _snapshot(grade), None)
             record_event(
                 session,
@@ -483,39 +488,26 @@ class Gradebook:
     @_rechecked
     def student_grades(self, caller: Principal, student_id: str, school_year: str = "") -> StudentReport:
         student = self._visible_student(caller, student_id)
+        with self.database.transaction() as session:
+            return _report(session, student, school_year or rules.school_year_of(today()))
+
+    @_rechecked
+    def student_grades_page(self, caller: Principal, student_id: str, school_year: str = "", cached_version: str = "") -> tuple[str, bytes | None]:
+        """The page `student_grades` makes, as the REST API serves it, and its version; no page
+        when `cached_version` is still current. Kept between reads (services/gradebook/pages.py)."""
+        student = self._visible_student(caller, student_id)
         school_year = school_year or rules.school_year_of(today())
         with self.database.transaction() as session:
-            settings = _settings(session, student.school_id)
-            categories = {c.id: c for c in session.scalars(select(GradeCategory).where(GradeCategory.school_id == student.school_id))}
-            # Plain rows, not ORM objects: a year's page is ~240 grades, read at every login at 8:00
-            # (the rows have the Grade attributes the views read, and nothing here changes them).
-            grades = Grade.__table__
-            rows = session.execute(
-                select(grades)
-                .where(grades.c.student_id == student.id, grades.c.school_id == student.school_id, grades.c.school_year == school_year, grades.c.deleted_at.is_(None))
-                .order_by(grades.c.issued_on, grades.c.recorded_at)
-            ).all()
-            terms = list(session.scalars(select(TermGrade).where(TermGrade.student_id == student.id, TermGrade.school_year == school_year)))
-            subject_ids = {g.subject_id for g in rows} | {t.subject_id for t in terms}
-            subjects = {s.id: s for s in session.scalars(select(Subject).where(Subject.id.in_(subject_ids)))} if subject_ids else {}
-        by_subject: dict[str, tuple[Subject, list[Grade]]] = {subject_id: (subject, []) for subject_id, subject in subjects.items()}
-        for grade in rows:
-            by_subject[grade.subject_id][1].append(grade)
-        reports = []
-        for subject, grades in sorted(by_subject.values(), key=lambda item: item[0].name):
-            counted = [_counted(g, categories.get(g.category_id or "")) for g in grades]
-            subject_averages = rules.averages(counted, settings)
-            reports.append(
-                SubjectReport(
-                    subject=subject,
-                    grades=[GradeView(g, categories.get(g.category_id or ""), rules.semester_of(g.issued_on, settings)) for g in grades],
-                    averages=subject_averages,
-                    term_grades={t.kind: t.value for t in terms if t.subject_id == subject.id},
-                    suggested_semester_grade=rules.suggest_term_grade(subject_averages["semester_1"], settings),
-                    suggested_annual_grade=rules.suggest_term_grade(subject_averages["year"], settings),
-                )
-            )
-        return StudentReport(student.id, school_year, reports, rules.overall_average(r.averages["year"] for r in reports))
+            page = pages.stored(session, student.id, student.school_id, school_year)
+            if cached_version and cached_version == page.version:
+                return page.version, None
+            if page.body is not None:
+                return page.version, page.body
+            body = pages.render(_report(session, student, school_year))
+        # Its own transaction: on SQLite a reading transaction cannot always become a writing one.
+        with self.database.transaction() as session:
+            pages.store(session, student.id, page, body)
+        return page.version, body
 
     @_rechecked
     def set_term_grade(self, caller: Principal, student_id: str, subject_id: str, kind: str, value: str, school_year: str = "") -> tuple[TermGrade, str | None]:
@@ -548,6 +540,7 @@ class Gradebook:
                 term = TermGrade(id=str(uuid.uuid4()), school_id=student.school_id, student_id=student.id, subject_id=subject.id, school_year=school_year, kind=kind)
                 session.add(term)
             term.value, term.teacher_id, term.set_at = value, caller.user_id, _now()
+            pages.changed(session, [student.id])
             session.flush()
             session.add(HistoryEntry(entity="term_grade", entity_id=term.id, action="set", actor_id=caller.user_id, at=term.set_at, old=old, new={"kind": kind, "value": value}))
             record_event(
@@ -727,6 +720,41 @@ class Gradebook:
         if not (caller.is_service or caller.has_any_role("superadmin", *STAFF)):
             raise PermissionDenied("to widzi personel szkoły")
         return school_id if (caller.is_service or "superadmin" in caller.roles) else (caller.school_id or "")
+
+
+def _report(session: Session, student: Student, school_year: str) -> StudentReport:
+    """A student's grades of a school year by subject, with averages, term grades and suggestions."""
+    settings = _settings(session, student.school_id)
+    categories = {c.id: c for c in session.scalars(select(GradeCategory).where(GradeCategory.school_id == student.school_id))}
+    # Plain rows, not ORM objects: a year's page is ~240 grades (the rows have the Grade
+    # attributes the views read, and nothing here changes them).
+    grades = Grade.__table__
+    rows = session.execute(
+        select(grades)
+        .where(grades.c.student_id == student.id, grades.c.school_id == student.school_id, grades.c.school_year == school_year, grades.c.deleted_at.is_(None))
+        .order_by(grades.c.issued_on, grades.c.recorded_at)
+    ).all()
+    terms = list(session.scalars(select(TermGrade).where(TermGrade.student_id == student.id, TermGrade.school_year == school_year)))
+    subject_ids = {g.subject_id for g in rows} | {t.subject_id for t in terms}
+    subjects = {s.id: s for s in session.scalars(select(Subject).where(Subject.id.in_(subject_ids)))} if subject_ids else {}
+    by_subject: dict[str, tuple[Subject, list[Grade]]] = {subject_id: (subject, []) for subject_id, subject in subjects.items()}
+    for grade in rows:
+        by_subject[grade.subject_id][1].append(grade)
+    reports = []
+    for subject, own in sorted(by_subject.values(), key=lambda item: item[0].name):
+        counted = [_counted(g, categories.get(g.category_id or "")) for g in own]
+        subject_averages = rules.averages(counted, settings)
+        reports.append(
+            SubjectReport(
+                subject=subject,
+                grades=[GradeView(g, categories.get(g.category_id or ""), rules.semester_of(g.issued_on, settings)) for g in own],
+                averages=subject_averages,
+                term_grades={t.kind: t.value for t in terms if t.subject_id == subject.id},
+                suggested_semester_grade=rules.suggest_term_grade(subject_averages["semester_1"], settings),
+                suggested_annual_grade=rules.suggest_term_grade(subject_averages["year"], settings),
+            )
+        )
+    return StudentReport(student.id, school_year, reports, rules.overall_average(r.averages["year"] for r in reports))
 
 
 def _settings(session: Session, school_id: str) -> rules.GradeSettings:

@@ -173,6 +173,22 @@ def test_two_teachers_grading_one_class_keep_each_others_work(system, klass):
     assert comments[maths["id"]] == "a" and comments[physics["id"]] == "b"
 
 
+def test_an_app_that_keeps_the_page_gets_304_until_a_grade_on_it_changes(system, klass):
+    """The page carries an ETag; sent back as If-None-Match it gets 304 with no body while
+    nothing on the page changed, and the new page as soon as a grade did."""
+    celina, parent = klass["students"][2], klass["parents"][2]
+    first = api(system, "GET", f"/students/{celina.id}/grades", parent)
+    assert first.status_code == 200 and first.headers["ETag"].startswith('"')
+    again = api(system, "GET", f"/students/{celina.id}/grades", {**parent, "If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.content == b"" and again.headers["ETag"] == first.headers["ETag"]
+    grade = api(system, "POST", "/grades", klass["teacher"], json={"student_id": celina.id, "subject_id": klass["maths"], "value": "2", "comment": "nowa"}).json()
+    changed = api(system, "GET", f"/students/{celina.id}/grades", {**parent, "If-None-Match": first.headers["ETag"]})
+    assert changed.status_code == 200 and changed.headers["ETag"] != first.headers["ETag"]
+    assert grade in [g for s in changed.json()["subjects"] for g in s["grades"]]  # exactly as POST answered it
+    other = api(system, "GET", f"/students/{celina.id}/grades", {**parent, "If-None-Match": '"1.0.0.1999/2000", *'})
+    assert other.status_code == 200 and other.json() == changed.json()
+
+
 def test_only_the_subjects_teacher_writes_and_readers_are_limited(system, klass):
     ala, bartek, _ = klass["students"]
     # The physics teacher (homeroom teacher of 2A) reads maths grades but does not give them.

@@ -1,6 +1,8 @@
 """Identity's rules: logins, phone numbers, passwords, password hashes and access tokens."""
 from __future__ import annotations
 
+import time
+
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -283,6 +285,25 @@ def test_token_of_an_older_key_still_verifies_after_rotation():
     assert verifier.verify(_token(before)).user_id == "u-1"
     assert jwt.get_unverified_header(_token(after))["kid"] == new_kid
     assert verifier.verify(_token(after)).user_id == "u-1"
+
+
+def test_a_token_is_checked_once_and_refused_once_it_expires_even_if_kept(keys, monkeypatch):
+    import jwt as pyjwt
+
+    from platform_kit import auth
+
+    checked = []
+    decode = pyjwt.decode
+    monkeypatch.setattr(pyjwt, "decode", lambda *args, **kwargs: checked.append(1) or decode(*args, **kwargs))
+    verifier = _verifier(keys)
+    token = _token(keys, ttl=timedelta(minutes=1))
+    assert [verifier.verify(token).user_id for _ in range(3)] == ["u-1"] * 3
+    assert len(checked) == 1  # the signature was checked once
+    assert verifier.verify(_token(keys, user_id="u-2")).user_id == "u-2"  # another token: its own check
+    now = time.time()
+    monkeypatch.setattr(auth.time, "time", lambda: now + 61)  # the kept token's expiry passed
+    with pytest.raises(Unauthenticated):
+        verifier.verify(token)
 
 
 def test_verifier_fetches_keys_again_for_a_new_kid():
