@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from prometheus_client import Counter
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from platform_kit.auth import Principal
 from platform_kit.clock import utcnow
@@ -52,12 +53,12 @@ class AuditTrail:
         for entry in entries:
             if entry["action"] not in ACTIONS or not entry["id"] or not entry["actor_id"]:
                 raise InvalidArgument("niepoprawny wpis dziennika zdarzeń", field_errors={"entries": f"action ∈ {ACTIONS}, id and actor_id set"})
+        unique = list({e["id"]: e for e in entries}.values())
         with self.database.transaction() as session:
-            ids = [e["id"] for e in entries]
-            known = set(session.scalars(select(AuditEntry.id).where(AuditEntry.id.in_(ids)))) if ids else set()
-            fresh = [e for e in {e["id"]: e for e in entries}.values() if e["id"] not in known]
-            if fresh:  # plain rows in one statement: a batch is hundreds of parents' page views
-                session.execute(insert(AuditEntry), fresh)
+            # Plain rows in one statement (a batch is hundreds of parents' page views); the ones
+            # kept before are skipped by the database, which answers the ids it added.
+            added = set(session.connection().execute(_insert_new(session), unique).scalars()) if unique else set()
+            fresh = [e for e in unique if e["id"] in added]
             changes_by_actor: dict[tuple[str, str], int] = {}
             for entry in fresh:
                 if entry["action"] == "change" and entry["resource"] in ("grades", "term_grades"):
@@ -91,3 +92,10 @@ class AuditTrail:
             if actor_id:
                 query = query.where(AuditEntry.actor_id == actor_id)
             return list(session.scalars(query.order_by(AuditEntry.at.desc(), AuditEntry.id).limit(max(1, min(limit, 1000)))))
+
+
+def _insert_new(session):
+    """INSERT of audit entries that skips ids already kept and returns the ids it added."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    table = AuditEntry.__table__
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=[table.c.id]).returning(table.c.id)
