@@ -105,6 +105,10 @@ def markdown(results: dict) -> str:
         read = scenarios["read"]
         extra.append(f"- read: page of {read['page_bytes']:,} bytes with {read['grades_on_page']} grades; {read['distinct_parents']} parents; "
                      f"gateway / baseline = {_fmt(read['ratio_to_baseline'])}")
+        if "first_reads" in read:
+            first = read["first_reads"]
+            extra.append(f"- read: before the ladder, the first read of each of {first['pages']} pages (gradebook builds and stores it): "
+                         f"p50 {first['p50_ms']} ms, p99 {first['p99_ms']} ms, {_fmt(first['cpu']['cpu_ms_per_operation'])} ms CPU per page")
     if "login" in scenarios:
         login = scenarios["login"]
         raw = login["raw_argon2id_one_core"]

@@ -56,6 +56,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._reading_sessions = sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
 
     @property
     def is_postgresql(self) -> bool:
@@ -65,6 +66,15 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """A session whose work commits when the block ends and rolls back if it raises."""
         with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for a use case that only reads and is asked very often (access checks, the
+        grades page): no BEGIN and COMMIT around it, two round trips fewer. Each statement sees
+        what was committed when it started, as in a READ COMMITTED transaction; nothing may be
+        written through it."""
+        with self._reading_sessions() as session:
             yield session
 
     def ping(self) -> None:

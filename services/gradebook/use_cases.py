@@ -497,7 +497,7 @@ class Gradebook:
         when `cached_version` is still current. Kept between reads (services/gradebook/pages.py)."""
         student = self._visible_student(caller, student_id)
         school_year = school_year or rules.school_year_of(today())
-        with self.database.transaction() as session:
+        with self.database.reading() as session:
             page = pages.stored(session, student.id, student.school_id, school_year)
             if cached_version and cached_version == page.version:
                 return page.version, None

@@ -40,6 +40,34 @@ _users, _roles, _schools = User.__table__, UserRole.__table__, School.__table__
 _links, _entitlements, _add_ons = ParentLink.__table__, Entitlement.__table__, AddOn.__table__
 # A student (a user with the student role), their school's policy, and what the caller holds for
 # them: a parent link, extended access, the SMS add-on (check_access).
+_enrolments, _classes = Enrolment.__table__, SchoolClass.__table__
+_IDS = bindparam("ids", expanding=True)
+# Statements of the hot questions, built once: building one per call (and its cache key) cost
+# more than running it.
+_STUDENT = (
+    select(_users.c.id, _users.c.school_id, _users.c.first_name, _users.c.last_name, _users.c.phone, _schools.c.extended_features)
+    .join(_schools, _schools.c.id == _users.c.school_id)
+    .where(_users.c.id == bindparam("student_id"), exists().where(_roles.c.user_id == _users.c.id, _roles.c.role == "student"))
+)
+_PARENTS = (
+    select(_links.c.student_id, _users.c.id, _users.c.first_name, _users.c.last_name, _users.c.phone)
+    .join(_users, _users.c.id == _links.c.parent_id)
+    .where(_links.c.student_id.in_(_IDS))
+    .order_by(_users.c.last_name, _users.c.first_name)
+)
+_CLASSES = (
+    select(_enrolments.c.student_id, _classes.c.id, _classes.c.name)
+    .join(_classes, _classes.c.id == _enrolments.c.class_id)
+    .where(_enrolments.c.student_id.in_(_IDS))
+    .order_by(_enrolments.c.school_year)
+)
+_HOLDINGS = select(_entitlements.c.holder_id, _entitlements.c.student_id, literal("extended").label("kind")).where(
+    _entitlements.c.student_id.in_(_IDS), _entitlements.c.valid_until >= bindparam("day")
+).union_all(
+    select(_add_ons.c.holder_id, _add_ons.c.student_id, literal("sms").label("kind")).where(
+        _add_ons.c.student_id.in_(_IDS), _add_ons.c.product == "sms_alerts", _add_ons.c.valid_until >= bindparam("day")
+    )
+)
 _ACCESS_FACTS = (
     select(
         _users.c.school_id,
@@ -122,14 +150,10 @@ class Directory:
 
     def student_contacts(self, caller: Principal, student_id: str) -> ContactSheet:
         """The student, their parents and class; for services and the school's staff."""
-        users, schools, roles = User.__table__, School.__table__, UserRole.__table__
-        with self.database.transaction() as session:
-            # Asked for every grade written and every alert planned: plain rows, one query here.
-            student = session.execute(
-                select(users.c.id, users.c.school_id, users.c.first_name, users.c.last_name, users.c.phone, schools.c.extended_features)
-                .join(schools, schools.c.id == users.c.school_id)
-                .where(users.c.id == student_id, exists().where(roles.c.user_id == users.c.id, roles.c.role == "student"))
-            ).first() if student_id else None
+        with self.database.reading() as session:
+            # Asked for every grade written, every alert planned and every grades page gradebook
+            # has no copy of: plain rows, statements built once (services/identity/directory.py).
+            student = session.execute(_STUDENT, {"student_id": student_id}).first() if student_id else None
             if student is None:
                 raise NotFound("nie ma takiego ucznia")
             staff_here = caller.school_id == student.school_id and caller.has_any_role(*people.STAFF_ROLES)
@@ -204,7 +228,7 @@ class Directory:
         most requests about a student (the grades page at 8:00): one statement of plain rows."""
         if not student_id:
             raise NotFound("nie ma takiego ucznia")
-        with self.database.transaction() as session:
+        with self.database.reading() as session:
             facts = session.execute(_ACCESS_FACTS, {"student_id": student_id, "caller_id": caller.user_id}).first()
         if facts is None:
             raise NotFound("nie ma takiego ucznia")
@@ -342,33 +366,18 @@ def _child_view(session: Session, parent: User, child: User) -> ChildView:
 
 
 def _contact_sheets(session: Session, features: list[str], students: list) -> list[ContactSheet]:
-    """Contacts of many students in four queries of plain rows (an announcement reaches a whole
+    """Contacts of many students in three queries of plain rows (an announcement reaches a whole
     school; every grade's alert asks for one student)."""
     ids = [s.id for s in students]
     if not ids:
         return []
-    users, links, enrolments, classes = User.__table__, ParentLink.__table__, Enrolment.__table__, SchoolClass.__table__
     parents: dict[str, list[Row]] = {}
-    for parent in session.execute(
-        select(links.c.student_id, users.c.id, users.c.first_name, users.c.last_name, users.c.phone)
-        .join(users, users.c.id == links.c.parent_id)
-        .where(links.c.student_id.in_(ids))
-        .order_by(users.c.last_name, users.c.first_name)
-    ):
+    for parent in session.execute(_PARENTS, {"ids": ids}):
         parents.setdefault(parent.student_id, []).append(parent)
     class_of: dict[str, Row] = {}
-    for klass in session.execute(
-        select(enrolments.c.student_id, classes.c.id, classes.c.name).join(classes, classes.c.id == enrolments.c.class_id)
-        .where(enrolments.c.student_id.in_(ids)).order_by(enrolments.c.school_year)
-    ):
+    for klass in session.execute(_CLASSES, {"ids": ids}):
         class_of[klass.student_id] = klass  # the latest school year wins
-    day = today()
-    holdings = (
-        select(Entitlement.holder_id, Entitlement.student_id, literal("extended").label("kind")).where(Entitlement.student_id.in_(ids), Entitlement.valid_until >= day)
-    ).union_all(
-        select(AddOn.holder_id, AddOn.student_id, literal("sms").label("kind")).where(AddOn.student_id.in_(ids), AddOn.product == "sms_alerts", AddOn.valid_until >= day)
-    )
-    held = {(h.kind, h.holder_id, h.student_id) for h in session.execute(holdings)}
+    held = {(h.kind, h.holder_id, h.student_id) for h in session.execute(_HOLDINGS, {"ids": ids, "day": today()})}
     sheets = []
     for student in students:
         holders = [p.id for p in parents.get(student.id, [])] + [student.id]
