@@ -82,7 +82,7 @@ def markdown(results: dict) -> str:
         f"> **From one benchmark run** ({meta['date']}, {'a QUICK smoke run' if quick else 'a full run'}, {meta['machine']['cpu_model']}, "
         f"{meta['machine']['cores']} cores, load average {meta['load_average']['start']} → {meta['load_average'].get('end')}, commit {meta['commit']}). "
         "The services are still being optimised (issue #11, docs/performance.md): the figures below change with them. "
-        "Repeated runs on this shared machine differed by up to half in CPU per operation, so read these as orders of magnitude. Regenerate with `python -m bench.capacity` after `make bench` (a full run does it itself).",
+        "Repeated runs on this shared machine differed by up to half in CPU per operation, and the same code measured 2.5–3.4 times more CPU per operation on one host of this workplace than on another (docs/performance.md; the processor is named above), so read these as orders of magnitude and scale from a run on the hardware you deploy on. Regenerate with `python -m bench.capacity` after `make bench` (a full run does it itself).",
         "",
         "## Method",
         "",
