@@ -495,6 +495,7 @@ class Gradebook:
     def student_grades_page(self, caller: Principal, student_id: str, school_year: str = "", cached_version: str = "") -> tuple[str, bytes | None]:
         """The page `student_grades` makes, as the REST API serves it, and its version; no page
         when `cached_version` is still current. Kept between reads (services/gradebook/pages.py)."""
+        _check_school_year(school_year)
         student = self._visible_student(caller, student_id)
         school_year = school_year or rules.school_year_of(today())
         with self.database.reading() as session:
@@ -593,9 +594,7 @@ class Gradebook:
         class's term grades are those of its students (and of anyone graded in it) that year."""
         if bool(class_id) == bool(student_id):
             raise InvalidArgument("klasa albo uczeń", field_errors={"class_id": "Podaj klasę albo ucznia (jedno z nich)."})
-        match = _SCHOOL_YEAR.match(school_year) if school_year else None
-        if school_year and not (match and int(match[2]) == int(match[1]) + 1):
-            raise InvalidArgument("niepoprawny rok szkolny", field_errors={"school_year": "Rok szkolny w postaci RRRR/RRRR, np. 2026/2027."})
+        _check_school_year(school_year)
         if class_id:
             roster = self._register_class(caller, class_id)
             school_id, school_year = roster.school_id, school_year or roster.school_year
@@ -720,6 +719,13 @@ class Gradebook:
         if not (caller.is_service or caller.has_any_role("superadmin", *STAFF)):
             raise PermissionDenied("to widzi personel szkoły")
         return school_id if (caller.is_service or "superadmin" in caller.roles) else (caller.school_id or "")
+
+
+def _check_school_year(school_year: str) -> None:
+    """An empty school year (the current one) or one like 2026/2027."""
+    match = _SCHOOL_YEAR.match(school_year) if school_year else None
+    if school_year and not (match and int(match[2]) == int(match[1]) + 1):
+        raise InvalidArgument("niepoprawny rok szkolny", field_errors={"school_year": "Rok szkolny w postaci RRRR/RRRR, np. 2026/2027."})
 
 
 def _report(session: Session, student: Student, school_year: str) -> StudentReport:

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from platform_kit.auth import Principal
 from platform_kit.db import Database
+from platform_kit.errors import InvalidArgument
 from platform_kit.migrations import upgrade
 from services.gradebook import pages
 from services.gradebook.averages import GradeSettings
@@ -166,3 +167,13 @@ def test_a_caller_who_may_not_see_the_student_gets_nothing_stored_or_built(schoo
     stranger = Principal(user_id="stranger", school_id=SCHOOL, roles=frozenset({"parent"}))
     with pytest.raises(NotFound):
         gradebook.student_grades_page(stranger, "ala")
+
+
+@pytest.mark.parametrize("school_year", ["2026", "2026/2028", "2026/2027 OR 1=1", "x" * 40])
+def test_a_malformed_school_year_is_refused_and_nothing_is_stored(school, school_year):
+    gradebook, database, _ = school
+    with pytest.raises(InvalidArgument) as refused:
+        gradebook.student_grades_page(MUM, "ala", school_year)
+    assert "school_year" in refused.value.field_errors
+    with database.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM grade_pages")).scalar() == 0
