@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING
 
 import orjson
 from sqlalchemy import text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from platform_kit.clock import utcnow
+from platform_kit.db import upsert_insert
 from services.gradebook.orm import GradePage, PageVersion
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def store(session: Session, student_id: str, page: Stored, body: bytes) -> None:
         "body": body.decode(),
         "built_at": utcnow(),
     }
-    insert = _dialect(session).insert(GradePage).values(values)
+    insert = upsert_insert(session, GradePage).values(values)
     kept = {key: insert.excluded[key] for key in ("page_format", "student_version", "school_version", "body", "built_at")}
     session.execute(insert.on_conflict_do_update(index_elements=["student_id", "school_year"], set_=kept))
 
@@ -97,12 +97,8 @@ def changed(session: Session, owner_ids: Iterable[str]) -> None:
     owners = sorted(set(owner_ids))
     if not owners:
         return
-    insert = _dialect(session).insert(PageVersion).values([{"owner_id": owner, "version": 1} for owner in owners])
+    insert = upsert_insert(session, PageVersion).values([{"owner_id": owner, "version": 1} for owner in owners])
     session.execute(insert.on_conflict_do_update(index_elements=["owner_id"], set_={"version": PageVersion.version + 1}))
-
-
-def _dialect(session: Session):
-    return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
 
 
 # -- the page's JSON -------------------------------------------------------------------------------

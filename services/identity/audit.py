@@ -9,11 +9,10 @@ from datetime import datetime, timedelta
 
 from prometheus_client import Counter
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from platform_kit.auth import Principal
 from platform_kit.clock import utcnow
-from platform_kit.db import Database
+from platform_kit.db import Database, upsert_insert
 from platform_kit.errors import InvalidArgument, NotFound, PermissionDenied
 from services.identity.orm import AuditEntry
 
@@ -96,6 +95,5 @@ class AuditTrail:
 
 def _insert_new(session):
     """INSERT of audit entries that skips ids already kept and returns the ids it added."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     table = AuditEntry.__table__
-    return dialect.insert(table).on_conflict_do_nothing(index_elements=[table.c.id]).returning(table.c.id)
+    return upsert_insert(session, table).on_conflict_do_nothing(index_elements=[table.c.id]).returning(table.c.id)

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from platform_kit.auth import Principal
 from platform_kit.db import Database
-from platform_kit.errors import InvalidArgument
+from platform_kit.errors import InvalidArgument, NotFound
 from platform_kit.migrations import upgrade
 from services.gradebook import pages
 from services.gradebook.averages import GradeSettings
@@ -160,13 +160,12 @@ def test_pages_stored_by_an_older_release_are_rebuilt(school):
 
 
 def test_a_caller_who_may_not_see_the_student_gets_nothing_stored_or_built(school):
-    from platform_kit.errors import NotFound
-
     gradebook, database, _ = school
-    page(gradebook)
     stranger = Principal(user_id="stranger", school_id=SCHOOL, roles=frozenset({"parent"}))
     with pytest.raises(NotFound):
         gradebook.student_grades_page(stranger, "ala")
+    with database.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM grade_pages")).scalar() == 0
 
 
 @pytest.mark.parametrize("school_year", ["2026", "2026/2028", "2026/2027 OR 1=1", "x" * 40])
