@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from platform_kit.auth import Principal
@@ -31,12 +31,30 @@ class TokenHolder:
     role_names: list[str]
 
 
-def _token_holder(session: Session, user_id: str) -> TokenHolder:
-    users, roles = User.__table__, UserRole.__table__
-    rows = session.execute(
-        select(users.c.school_id, roles.c.role).outerjoin(roles, roles.c.user_id == users.c.id).where(users.c.id == user_id)
-    ).all()
+_USERS, _ROLES, _TOKENS = User.__table__, UserRole.__table__, RefreshToken.__table__
+# The statements of sign-in and refresh, built once (the 8:00 surge runs them; SQLAlchemy's cache
+# key of a statement built per call costs more than the statement itself).
+_HOLDER = select(_USERS.c.school_id, _ROLES.c.role).outerjoin(_ROLES, _ROLES.c.user_id == _USERS.c.id).where(_USERS.c.id == bindparam("user_id"))
+_SIGN_IN = select(_USERS.c.id, _USERS.c.password_hash, _USERS.c.totp_confirmed_at, _USERS.c.school_id, _ROLES.c.role).outerjoin(
+    _ROLES, _ROLES.c.user_id == _USERS.c.id
+).where(_USERS.c.login == bindparam("login"))
+_CLAIM = (
+    update(_TOKENS)
+    .where(_TOKENS.c.token_hash == bindparam("digest"), _TOKENS.c.used_at.is_(None), _TOKENS.c.revoked_at.is_(None), _TOKENS.c.expires_at > bindparam("moment"))
+    .values(used_at=bindparam("moment"))
+    .returning(_TOKENS.c.user_id, _TOKENS.c.family_id, _TOKENS.c.amr)
+)
+_SEEN = select(_TOKENS.c.family_id, _TOKENS.c.used_at, _TOKENS.c.revoked_at, _TOKENS.c.expires_at).where(_TOKENS.c.token_hash == bindparam("digest"))
+_NEW_TOKEN = insert(_TOKENS)
+
+
+def _holder(user_id: str, rows) -> TokenHolder:
+    """The token holder from rows of (school_id, role), one per role (one with no role)."""
     return TokenHolder(user_id, rows[0].school_id, sorted(r.role for r in rows if r.role))
+
+
+def _token_holder(session: Session, user_id: str) -> TokenHolder:
+    return _holder(user_id, session.execute(_HOLDER, {"user_id": user_id}).all())
 
 
 @dataclass(frozen=True)
@@ -146,11 +164,12 @@ class Sessions:
 
     def login(self, login: str, password: str, client_ip: str) -> SignIn:
         login = login.strip().lower()
-        self.throttle.check(login, client_ip)
-        users = User.__table__
-        with self.database.transaction() as session:
-            user = session.execute(select(users.c.id, users.c.password_hash, users.c.totp_confirmed_at).where(users.c.login == login)).first()
-        # argon2id takes ~40 ms of CPU by design: no database connection is held meanwhile (8:00).
+        # The throttle and the account in one connection without BEGIN/COMMIT; none is held while
+        # argon2id takes its ~40 ms of CPU by design (8:00).
+        with self.database.reading() as session:
+            failures_on_record = self.throttle.standing(session, login, client_ip)
+            rows = session.execute(_SIGN_IN, {"login": login}).all()
+        user = rows[0] if rows else None
         valid = credentials.verify_password(user.password_hash if user else None, password)
         if not valid:
             self.throttle.failed(login, client_ip)
@@ -158,13 +177,14 @@ class Sessions:
         if credentials.PASSWORDS.check_needs_rehash(user.password_hash):
             with self.database.transaction() as session:  # unless it changed meanwhile
                 session.execute(
-                    update(users).where(users.c.id == user.id, users.c.password_hash == user.password_hash).values(password_hash=credentials.hash_password(password))
+                    update(_USERS).where(_USERS.c.id == user.id, _USERS.c.password_hash == user.password_hash).values(password_hash=credentials.hash_password(password))
                 )
         if user.totp_confirmed_at is not None:
             return SignIn(mfa_token=self.keys.mfa_token(user_id=user.id, ttl=MFA_TOKEN_TTL))
-        self.throttle.succeeded(login, client_ip)
         with self.database.transaction() as session:
-            return SignIn(tokens=self._issue(session, _token_holder(session, user.id), family_id=str(uuid.uuid4()), amr="pwd"))
+            if failures_on_record:
+                self.throttle.cleared(session, login, client_ip)
+            return SignIn(tokens=self._issue(session, _holder(user.id, rows), family_id=str(uuid.uuid4()), amr="pwd"))
 
     def verify_mfa(self, mfa_token: str, code: str, client_ip: str) -> TokenPair:
         user_id = self.keys.read_mfa_token(mfa_token)
@@ -190,17 +210,11 @@ class Sessions:
         plain statements; claiming the token is one of them, so of two refreshes racing with the
         same token exactly one wins and the other counts as a replay."""
         digest, moment = credentials.digest(refresh_token), now()
-        tokens = RefreshToken.__table__
         with self.database.transaction() as session:
-            claimed = session.execute(
-                update(tokens)
-                .where(tokens.c.token_hash == digest, tokens.c.used_at.is_(None), tokens.c.revoked_at.is_(None), tokens.c.expires_at > moment)
-                .values(used_at=moment)
-                .returning(tokens.c.user_id, tokens.c.family_id, tokens.c.amr)
-            ).first()
+            claimed = session.execute(_CLAIM, {"digest": digest, "moment": moment}).first()
             if claimed is not None:
                 return self._issue(session, _token_holder(session, claimed.user_id), family_id=claimed.family_id, amr=claimed.amr)
-            seen = session.execute(select(tokens.c.family_id, tokens.c.used_at, tokens.c.revoked_at, tokens.c.expires_at).where(tokens.c.token_hash == digest)).first()
+            seen = session.execute(_SEEN, {"digest": digest}).first()
         if seen is None or seen.used_at is None or seen.revoked_at is not None or aware(seen.expires_at) <= moment:
             raise Unauthenticated("sesja wygasła", code="unauthenticated")
         # A used token came back: someone replayed it, so the whole session ends.
@@ -221,14 +235,8 @@ class Sessions:
     def _issue(self, session: Session, user: User | TokenHolder, *, family_id: str, amr: str) -> TokenPair:
         refresh = credentials.new_secret()
         session.execute(
-            insert(RefreshToken.__table__).values(
-                id=str(uuid.uuid4()),
-                token_hash=credentials.digest(refresh),
-                family_id=family_id,
-                user_id=user.id,
-                expires_at=now() + self.refresh_ttl,
-                amr=amr,
-            )
+            _NEW_TOKEN,
+            {"id": str(uuid.uuid4()), "token_hash": credentials.digest(refresh), "family_id": family_id, "user_id": user.id, "expires_at": now() + self.refresh_ttl, "amr": amr},
         )
         methods = amr.split()
         roles = user.role_names

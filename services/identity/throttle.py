@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
+from sqlalchemy import bindparam, case, delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from platform_kit.db import Database
+from platform_kit.db import Database, upsert_insert
 from platform_kit.errors import RateLimited
 from services.identity.common import aware, now
 from services.identity.orm import LoginThrottle, RequestCounter
@@ -30,19 +32,38 @@ def _keys(login: str, address: str) -> list[tuple[str, int]]:
     ]
 
 
+_THROTTLES = LoginThrottle.__table__
+# Built once: a sign-in asks these on every attempt (SQLAlchemy's cache key of a statement built
+# per call costs more than the statement itself).
+_STANDING = select(_THROTTLES.c.key, _THROTTLES.c.blocked_until).where(_THROTTLES.c.key.in_(bindparam("keys", expanding=True)))
+_CLEAR = delete(_THROTTLES).where(_THROTTLES.c.key == bindparam("cleared_key"))
+
+
 class LoginThrottler:
     def __init__(self, database: Database) -> None:
         self.database = database
 
     def check(self, login: str, address: str) -> None:
         """RateLimited while either key is waiting out its block."""
+        with self.database.reading() as session:
+            self.standing(session, login, address)
+
+    def standing(self, session: Session, login: str, address: str) -> bool:
+        """In the caller's session (a sign-in reads the account in the same one): RateLimited while
+        either key waits out its block, with the longer wait; else whether the account has failures
+        from this address on record, which a successful sign-in clears (`cleared`)."""
+        keys = [key for key, _ in _keys(login, address)]
+        rows = session.execute(_STANDING, {"keys": keys}).all()
         moment = now()
-        with self.database.transaction() as session:
-            for key, _ in _keys(login, address):
-                row = session.get(LoginThrottle, key)
-                if row is not None and row.blocked_until is not None and aware(row.blocked_until) > moment:
-                    wait = (aware(row.blocked_until) - moment).total_seconds()
-                    raise RateLimited("zbyt wiele nieudanych prób logowania, spróbuj później", retry_after=math.ceil(wait))
+        waits = [(aware(row.blocked_until) - moment).total_seconds() for row in rows if row.blocked_until is not None and aware(row.blocked_until) > moment]
+        if waits:
+            raise RateLimited("zbyt wiele nieudanych prób logowania, spróbuj później", retry_after=math.ceil(max(waits)))
+        return any(row.key == keys[0] for row in rows)
+
+    def cleared(self, session: Session, login: str, address: str) -> None:
+        """A successful sign-in forgets the account's failures from this address (the address's own
+        count stays: many accounts guessed from one address are still throttled)."""
+        session.execute(_CLEAR, {"cleared_key": _keys(login, address)[0][0]})
 
     def failed(self, login: str, address: str) -> None:
         for _ in range(2):  # a parallel first failure may insert the same key: count again
@@ -70,9 +91,10 @@ class LoginThrottler:
 
     def succeeded(self, login: str, address: str) -> None:
         with self.database.transaction() as session:
-            row = session.get(LoginThrottle, _keys(login, address)[0][0])
-            if row is not None:
-                session.delete(row)
+            self.cleared(session, login, address)
+
+
+_COUNTERS = RequestCounter.__table__
 
 
 class RequestLimiter:
@@ -83,25 +105,34 @@ class RequestLimiter:
 
     def count(self, key: str, limit: int, window: timedelta) -> int:
         """Count one request; RateLimited (with the seconds until the window ends) past `limit`.
-        Returns how many requests remain in this window."""
-        for _ in range(2):  # a parallel first request may insert the same key: count again
-            try:
-                return self._count(key, limit, window)
-            except IntegrityError:
-                continue
-        return self._count(key, limit, window)
+        Returns how many requests remain in this window.
 
-    def _count(self, key: str, limit: int, window: timedelta) -> int:
+        One statement (an upsert that starts a new window when the old one ended), atomic in both
+        databases, so parallel requests are each counted once without a lock held between round
+        trips. Refused requests count too: past the limit the count only grows until the window ends."""
         moment = now()
-        with self.database.transaction() as session:
-            row = session.get(RequestCounter, key, with_for_update=True)
-            if row is None:
-                row = RequestCounter(key=key, window_start=moment, hits=0)
-                session.add(row)
-            elif aware(row.window_start) + window <= moment:
-                row.window_start, row.hits = moment, 0
-            if row.hits >= limit:
-                wait = (aware(row.window_start) + window - moment).total_seconds()
-                raise RateLimited("zbyt wiele żądań, spróbuj później", retry_after=max(1, math.ceil(wait)))
-            row.hits += 1
-            return limit - row.hits
+        with self.database.autocommitting() as session:
+            row = session.execute(_count_statement(session), {"counter_key": key, "moment": moment, "window_ended": moment - window}).one()
+        if row.hits > limit:
+            wait = (aware(row.window_start) + window - moment).total_seconds()
+            raise RateLimited("zbyt wiele żądań, spróbuj później", retry_after=max(1, math.ceil(wait)))
+        return limit - row.hits
+
+
+_COUNT_STATEMENTS: dict[str, object] = {}  # built once per database kind
+
+
+def _count_statement(session: Session):
+    """INSERT the key's first hit, or count one more in its window, or start a new window."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in _COUNT_STATEMENTS:
+        statement = upsert_insert(session, _COUNTERS).values(key=bindparam("counter_key"), window_start=bindparam("moment"), hits=1)
+        ended = _COUNTERS.c.window_start <= bindparam("window_ended", type_=_COUNTERS.c.window_start.type)
+        _COUNT_STATEMENTS[dialect] = statement.on_conflict_do_update(
+            index_elements=[_COUNTERS.c.key],
+            set_={
+                "hits": case((ended, 1), else_=_COUNTERS.c.hits + 1),
+                "window_start": case((ended, statement.excluded.window_start), else_=_COUNTERS.c.window_start),
+            },
+        ).returning(_COUNTERS.c.hits, _COUNTERS.c.window_start)
+    return _COUNT_STATEMENTS[dialect]

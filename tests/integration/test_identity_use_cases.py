@@ -36,7 +36,7 @@ from platform_kit.migrations import upgrade
 from services.identity import access
 from services.identity.administration import SchoolAdministration
 from services.identity.directory import PAYMENT_SETTLED, Directory, today
-from services.identity.orm import Entitlement, ParentLink, SchoolClass, User
+from services.identity.orm import Entitlement, LoginThrottle, ParentLink, SchoolClass, User
 from services.identity.sessions import Sessions
 from tests.conftest import wait_for
 from tests.integration import bus_fixtures as bus
@@ -52,10 +52,15 @@ ACCESS_EXTENDED_KEY = "identity.access_extended.v1"
 
 # -- fixtures and helpers ------------------------------------------------------------------------------
 
+# The sign-in path's statements are written for both databases; these tests prove it.
+BOTH_DATABASES = pytest.mark.parametrize("database", ["postgresql", "sqlite"], indirect=True)
+
 
 @pytest.fixture
-def database(postgres_databases):
-    db = Database(postgres_databases("identity"))
+def database(request, postgres_databases, tmp_path):
+    """PostgreSQL; a test marked with `BOTH_DATABASES` runs on SQLite (make run's default) too."""
+    kind = getattr(request, "param", "postgresql")
+    db = Database(postgres_databases("identity") if kind == "postgresql" else f"sqlite:///{tmp_path / 'identity.db'}")
     upgrade(db, MIGRATIONS)
     yield db
     db.dispose()
@@ -421,6 +426,7 @@ def parent(sessions, administration) -> User:
     return active(sessions, administration, admin, "parent", "Anna", "Nowak")
 
 
+@BOTH_DATABASES
 def test_a_parent_signs_in_with_tokens(sessions, parent):
     signed_in = sessions.login(f"  {parent.login.upper()} ", PASSWORD, "10.0.0.1")
     assert signed_in.mfa_token is None
@@ -432,6 +438,7 @@ def test_a_parent_signs_in_with_tokens(sessions, parent):
     assert c["exp"] - c["iat"] == 900
 
 
+@BOTH_DATABASES
 def test_refresh_rotates_and_a_reused_refresh_token_ends_the_session(sessions, parent):
     first = sessions.login(parent.login, PASSWORD, "10.0.0.1").tokens
     second = sessions.refresh(first.refresh_token)
@@ -587,6 +594,7 @@ def _blocked(sessions: Sessions, login: str, address: str) -> bool:
     return False
 
 
+@BOTH_DATABASES
 def test_failed_sign_ins_block_the_address_not_the_account(sessions, parent):
     attacker, victim = "203.0.113.7", "198.51.100.20"
     for _ in range(5):  # the free failures
@@ -613,6 +621,22 @@ def test_failed_sign_ins_block_the_address_not_the_account(sessions, parent):
     assert sessions.login(parent.login, PASSWORD, victim).tokens is not None  # no lock-out of the owner
     with pytest.raises(RateLimited):
         sessions.throttle.check(parent.login, attacker)
+
+
+@BOTH_DATABASES
+def test_a_sign_in_forgets_the_accounts_failures_from_that_address_but_not_the_addresss(sessions, parent, database):
+    address = "203.0.113.9"
+    for _ in range(5):  # the free failures
+        with pytest.raises(Unauthenticated):
+            sessions.login(parent.login, "Zle-Haslo-Calkiem-11", address)
+    assert sessions.login(parent.login, PASSWORD, address).tokens is not None
+    for _ in range(5):  # free again: the sign-in cleared the account's count from this address
+        with pytest.raises(Unauthenticated):
+            sessions.login(parent.login, "Zle-Haslo-Calkiem-11", address)
+    assert not _blocked(sessions, parent.login, address)
+    with database.transaction() as session:
+        counts = {row.key: row.failures for row in session.scalars(select(LoginThrottle))}
+    assert counts == {f"account+address:{parent.login}|{address}": 5, f"address:{address}": 10}
 
 
 # -- extended access (entitlements) --------------------------------------------------------------------

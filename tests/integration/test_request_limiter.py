@@ -1,5 +1,6 @@
-"""Identity's shared request counter on PostgreSQL: a fixed window per key, refusals with the
-seconds left, a new window after the old one ends, parallel first requests counted once each."""
+"""Identity's shared request counter (one upsert statement) on PostgreSQL and on SQLite, the
+embedded default: a fixed window per key, refusals with the seconds left, a new window after the
+old one ends, parallel first requests counted once each."""
 from __future__ import annotations
 
 import time
@@ -19,9 +20,9 @@ pytestmark = pytest.mark.integration
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "identity" / "migrations"
 
 
-@pytest.fixture
-def limiter(postgres_databases):
-    database = Database(postgres_databases("identity"))
+@pytest.fixture(params=["postgresql", "sqlite"])
+def limiter(request, postgres_databases, tmp_path):
+    database = Database(postgres_databases("identity") if request.param == "postgresql" else f"sqlite:///{tmp_path / 'identity.db'}")
     upgrade(database, MIGRATIONS)
     yield RequestLimiter(database)
     database.dispose()
