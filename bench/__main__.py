@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=int(os.environ.get("BENCH_SEED", "2026")))
     parser.add_argument("--only", default=os.environ.get("BENCH_ONLY", ""), help=f"comma-separated subset of {','.join(SCENARIOS)}")
     parser.add_argument("--profile", action="store_true", default=os.environ.get("BENCH_PROFILE", "").lower() in ("1", "true", "yes"),
-                        help="after the measurements, record py-spy profiles of the read and events paths")
+                        help="after the measurements, record py-spy profiles of the read, sign-in and events paths")
     parser.add_argument("--results", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args(argv)
     chosen = [s for s in args.only.split(",") if s] or SCENARIOS
@@ -136,7 +136,7 @@ async def _profiles(ctx, results: dict) -> dict:
 
     # The read path: gateway (master and workers), identity (CheckAccess, audit) and gradebook.
     # Busy but not drowning: a backlog would still be worked off while the next profile records.
-    measured = results["scenarios"].get("read", {}).get("gateway", {}).get("sustained", {}).get("rate") or 0
+    measured = _sustained(results, "read") or 0
     read_rate = max(10, round(0.8 * measured))
     readers = ctx.dataset.roster.readers[:60]
     tokens = ctx.sign_in_parents(sorted({r.login for r in readers}))
@@ -157,6 +157,21 @@ async def _profiles(ctx, results: dict) -> dict:
             recorder.wait(timeout=60)
             summaries[f"read at {read_rate}/s: {name}"] = profile.summarise(out_dir / f"read-{name}.txt")
 
+    # Sign-in: password logins (every thread sampled: argon2id runs without the GIL, and the point
+    # is what a login costs beside it), then token refreshes, each at 60 % of its sustained rate.
+    from bench.scenarios import login
+
+    for name, measured in (("login", _sustained(results, "login")), ("refresh", _sustained(results, "refresh"))):
+        rate = max(10, round(0.6 * (measured or 50)))
+        recorders = {process: profile.start(pids[process], out_dir / f"{name}-{process}.txt", seconds, subprocesses=process == "gateway", gil=name == "refresh")
+                     for process in ("gateway", "identity")}
+        step = await login.profile_load(ctx, name, rate, seconds)
+        log(f"profile {name} at {rate}/s: p99 {step.latencies.summary()['p99_ms']} ms (with py-spy attached)")
+        for process, recorder in recorders.items():
+            if recorder is not None:
+                recorder.wait(timeout=60)
+                summaries[f"{name} at {rate}/s: {process}"] = profile.summarise(out_dir / f"{name}-{process}.txt")
+
     # The events path at 50 grades per second.
     from bench.scenarios import events
 
@@ -175,6 +190,10 @@ async def _profiles(ctx, results: dict) -> dict:
             summaries[f"events at 50/s ({GRADES_PER_CALL} per call): {name}"] = profile.summarise(out_dir / f"events-{name}.txt")
     log(f"profiles (collapsed stacks) in {out_dir}")
     return summaries
+
+
+def _sustained(results: dict, scenario: str) -> float | None:
+    return results["scenarios"].get(scenario, {}).get("gateway", {}).get("sustained", {}).get("rate")
 
 
 def _meta(args, size_name: str, size) -> dict:

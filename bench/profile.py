@@ -14,15 +14,16 @@ OWN = ("gateway/", "services/", "platform_kit/")
 _FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 
-def start(pid: int, out: Path, seconds: float, *, subprocesses: bool = False, rate: int = 100) -> subprocess.Popen | None:
+def start(pid: int, out: Path, seconds: float, *, subprocesses: bool = False, rate: int = 100, gil: bool = True) -> subprocess.Popen | None:
     """py-spy recording `pid` for `seconds` into `out` (collapsed stacks, one line per stack)."""
     spy = shutil.which("py-spy") or str(Path(__file__).resolve().parents[1] / ".venv/bin/py-spy")
     if not Path(spy).exists():
         return None
     # --gil: only the thread holding the GIL is sampled, so the shares are of the Python CPU time
-    # (threads waiting on a socket, a lock or PostgreSQL are left out).
+    # (threads waiting on a socket, a lock or PostgreSQL are left out). Without it every thread
+    # that is not idle is sampled, C code that releases the GIL (argon2id) included.
     command = [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", str(rate), "--format", "raw", "--output", str(out),
-               "--nonblocking", "--gil"]
+               "--nonblocking"] + (["--gil"] if gil else [])
     if subprocesses:
         command.append("--subprocesses")
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -59,6 +59,8 @@ class Context:
     plan: Plan
     log: callable = print
     _teacher_metadata: dict[str, tuple] = field(default_factory=dict)
+    # The sessions' current refresh tokens (bench/scenarios/login.py): each refresh replaces one.
+    refresh_pool: asyncio.Queue | None = None
 
     def identity(self) -> identity_pb2_grpc.IdentityServiceStub:
         return identity_pb2_grpc.IdentityServiceStub(grpc.insecure_channel(self.system.grpc_target("identity")))
