@@ -103,7 +103,8 @@ def markdown(results: dict) -> str:
     extra = []
     if "read" in scenarios:
         read = scenarios["read"]
-        extra.append(f"- read: page of {read['page_bytes']:,} bytes with {read['grades_on_page']} grades; {read['distinct_parents']} parents; "
+        sent = f" ({read['page_bytes_sent']:,} sent, {read['page_encoding']})" if "page_bytes_sent" in read else ""
+        extra.append(f"- read: page of {read['page_bytes']:,} bytes{sent} with {read['grades_on_page']} grades; {read['distinct_parents']} parents; "
                      f"gateway / baseline = {_fmt(read['ratio_to_baseline'])}")
         if "first_reads" in read:
             first = read["first_reads"]

@@ -207,14 +207,16 @@ class BenchSystem:
             rows = connection.execute("SELECT datname, pid FROM pg_stat_activity WHERE datname = ANY(%s) AND pid <> pg_backend_pid()", (list(names),)).fetchall()
         return [(names[datname], pid) for datname, pid in rows]
 
-    def start_baseline(self, body: bytes) -> tuple[subprocess.Popen, str]:
-        """The same gunicorn, configuration and worker count answering one constant JSON body."""
+    def start_baseline(self, body: bytes, encoding: str = "") -> tuple[subprocess.Popen, str]:
+        """The same gunicorn, configuration and worker count answering one constant JSON body (sent
+        with Content-Encoding `encoding` if given: the bytes are then compressed already)."""
         body_file = self.work_dir / "baseline-body.json"
         body_file.write_bytes(body)
         port = free_port()
         env = {
             **self.env,
             "BENCH_BASELINE_BODY": str(body_file),
+            "BENCH_BASELINE_ENCODING": encoding,
             "PROMETHEUS_MULTIPROC_DIR": str(self.work_dir / "prometheus-baseline"),  # the gateway's own stays untouched
             "GATEWAY_PORT": str(port),
         }

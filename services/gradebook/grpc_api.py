@@ -12,6 +12,7 @@ from dziennik.identity.v1 import identity_pb2, identity_pb2_grpc
 from platform_kit.auth import current_principal, service_metadata
 from platform_kit.clock import proto_timestamp
 from platform_kit.errors import InvalidArgument
+from services.gradebook import pages
 from services.gradebook.averages import GradeSettings
 from services.gradebook.use_cases import ClassRoster, Gradebook, GradeView, Student, Teaching
 
@@ -124,7 +125,9 @@ class GradebookServicer(gradebook_pb2_grpc.GradebookServiceServicer):
         version, body = self.gradebook.student_grades_page(current_principal(), request.student_id, request.school_year, request.cached_version)
         if body is None:
             return pb.GetStudentGradesPageResponse(version=version, not_modified=True)
-        return pb.GetStudentGradesPageResponse(version=version, page_json=body)
+        if request.accept_gzip:
+            return pb.GetStudentGradesPageResponse(version=version, page_gzip=body)
+        return pb.GetStudentGradesPageResponse(version=version, page_json=pages.unpack(body))
 
     def SetTermGrade(self, request, context):
         term, suggested = self.gradebook.set_term_grade(

@@ -493,8 +493,9 @@ class Gradebook:
 
     @_rechecked
     def student_grades_page(self, caller: Principal, student_id: str, school_year: str = "", cached_version: str = "") -> tuple[str, bytes | None]:
-        """The page `student_grades` makes, as the REST API serves it, and its version; no page
-        when `cached_version` is still current. Kept between reads (services/gradebook/pages.py)."""
+        """The page `student_grades` makes, as the REST API serves it (gzip-compressed JSON), and
+        its version; no page when `cached_version` is still current. Kept between reads
+        (services/gradebook/pages.py)."""
         _check_school_year(school_year)
         student = self._visible_student(caller, student_id)
         school_year = school_year or rules.school_year_of(today())
@@ -504,7 +505,7 @@ class Gradebook:
                 return page.version, None
             if page.body is not None:
                 return page.version, page.body
-            body = pages.render(_report(session, student, school_year))
+            body = pages.pack(pages.render(_report(session, student, school_year)))
         # Its own transaction: on SQLite a reading transaction cannot always become a writing one.
         with self.database.transaction() as session:
             pages.store(session, student.id, page, body)

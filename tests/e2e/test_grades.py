@@ -3,10 +3,13 @@ class at once), corrections with history and concurrency, deletion, averages, te
 statistics, who may do what, and the events on the bus."""
 from __future__ import annotations
 
+import gzip
+import json
 import uuid
 
 import pika
 import pytest
+import requests
 
 from dziennik.gradebook.v1 import events_pb2
 from tests.conftest import wait_for
@@ -187,6 +190,27 @@ def test_an_app_that_keeps_the_page_gets_304_until_a_grade_on_it_changes(system,
     assert grade in [g for s in changed.json()["subjects"] for g in s["grades"]]  # exactly as POST answered it
     other = api(system, "GET", f"/students/{celina.id}/grades", {**parent, "If-None-Match": '"1.0.0.1999/2000", *'})
     assert other.status_code == 200 and other.json() == changed.json()
+
+
+def test_the_page_goes_gzip_compressed_to_clients_that_accept_it_and_as_json_to_others(system, klass):
+    """What gradebook stored is sent as is with Content-Encoding: gzip (a tenth of a full year's
+    page; less on this small one);
+    a client that does not take gzip gets the same JSON; each representation has its own ETag
+    and either one, sent back, gets 304 in both."""
+    celina, parent = klass["students"][2], klass["parents"][2]
+    url = f"{system.url}/api/v1/students/{celina.id}/grades"
+    packed = requests.get(url, headers={**parent, "Accept-Encoding": "gzip"}, timeout=15, stream=True)
+    wire = packed.raw.read(decode_content=False)
+    plain = requests.get(url, headers={**parent, "Accept-Encoding": "identity"}, timeout=15)
+    assert packed.status_code == plain.status_code == 200
+    assert packed.headers["Content-Encoding"] == "gzip" and "Content-Encoding" not in plain.headers
+    assert packed.headers["Vary"] == plain.headers["Vary"] == "Accept-Encoding"
+    assert json.loads(gzip.decompress(wire)) == plain.json() and len(wire) < len(plain.content)
+    assert packed.headers["ETag"] == plain.headers["ETag"][:-1] + '+gzip"'
+    for tag in (packed.headers["ETag"], plain.headers["ETag"]):
+        for accepted in ("gzip", "identity"):
+            again = requests.get(url, headers={**parent, "Accept-Encoding": accepted, "If-None-Match": tag}, timeout=15)
+            assert again.status_code == 304 and again.headers["ETag"] == (packed if accepted == "gzip" else plain).headers["ETag"]
 
 
 def test_only_the_subjects_teacher_writes_and_readers_are_limited(system, klass):

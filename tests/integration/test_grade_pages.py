@@ -61,7 +61,7 @@ def school(request, postgres_databases, tmp_path):
 
 def page(gradebook: Gradebook, student_id: str = "ala", cached_version: str = "") -> tuple[str, dict | None]:
     version, body = gradebook.student_grades_page(MUM if student_id == "ala" else SECRETARY, student_id, cached_version=cached_version)
-    return version, None if body is None else orjson.loads(body)
+    return version, None if body is None else orjson.loads(pages.unpack(body))
 
 
 def rebuilt(gradebook: Gradebook, student_id: str = "ala") -> dict:
@@ -72,7 +72,7 @@ def rebuilt(gradebook: Gradebook, student_id: str = "ala") -> dict:
 def tamper(database: Database) -> None:
     """Overwrite every stored page, so that a read that answers the marker came from storage."""
     with database.engine.begin() as connection:
-        connection.execute(text("UPDATE grade_pages SET body = :marker"), {"marker": '{"stored": true}'})
+        connection.execute(text("UPDATE grade_pages SET body_gzip = :marker"), {"marker": pages.pack(b'{"stored": true}')})
 
 
 def test_a_page_is_built_once_and_then_served_from_storage(school):
@@ -81,6 +81,15 @@ def test_a_page_is_built_once_and_then_served_from_storage(school):
     assert first == rebuilt(gradebook) and [g["value"] for g in first["subjects"][0]["grades"]] == ["4"]
     tamper(database)
     assert page(gradebook) == (version, {"stored": True})
+
+
+def test_a_page_is_stored_gzip_compressed_as_http_sends_it(school):
+    gradebook, database, _ = school
+    _, body = gradebook.student_grades_page(MUM, "ala")
+    assert body[:2] == b"\x1f\x8b"  # gzip's magic number: what Content-Encoding: gzip sends
+    with database.engine.connect() as connection:
+        assert bytes(connection.execute(text("SELECT body_gzip FROM grade_pages")).scalar()) == body
+    assert orjson.loads(pages.unpack(body)) == rebuilt(gradebook)
 
 
 def _record(gradebook, maths):
