@@ -93,8 +93,10 @@ class Database:
         self.engine.dispose()
 
 
-def upsert_insert(session: Session, table):
-    """An INSERT of the session's database that knows ON CONFLICT (PostgreSQL's or SQLite's)."""
+def upsert_insert(where: Session | Database, table):
+    """An INSERT of the session's (or the database's) kind that knows ON CONFLICT (PostgreSQL's or
+    SQLite's)."""
     from sqlalchemy.dialects import postgresql, sqlite
 
-    return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert(table)
+    dialect = where.engine.dialect if isinstance(where, Database) else where.get_bind().dialect
+    return (postgresql if dialect.name == "postgresql" else sqlite).insert(table)

@@ -102,6 +102,7 @@ class RequestLimiter:
 
     def __init__(self, database: Database) -> None:
         self.database = database
+        self._count = _count_statement(database)
 
     def count(self, key: str, limit: int, window: timedelta) -> int:
         """Count one request; RateLimited (with the seconds until the window ends) past `limit`.
@@ -112,27 +113,21 @@ class RequestLimiter:
         trips. Refused requests count too: past the limit the count only grows until the window ends."""
         moment = now()
         with self.database.autocommitting() as session:
-            row = session.execute(_count_statement(session), {"counter_key": key, "moment": moment, "window_ended": moment - window}).one()
+            row = session.execute(self._count, {"counter_key": key, "moment": moment, "window_ended": moment - window}).one()
         if row.hits > limit:
             wait = (aware(row.window_start) + window - moment).total_seconds()
             raise RateLimited("zbyt wiele żądań, spróbuj później", retry_after=max(1, math.ceil(wait)))
         return limit - row.hits
 
 
-_COUNT_STATEMENTS: dict[str, object] = {}  # built once per database kind
-
-
-def _count_statement(session: Session):
+def _count_statement(database: Database):
     """INSERT the key's first hit, or count one more in its window, or start a new window."""
-    dialect = session.get_bind().dialect.name
-    if dialect not in _COUNT_STATEMENTS:
-        statement = upsert_insert(session, _COUNTERS).values(key=bindparam("counter_key"), window_start=bindparam("moment"), hits=1)
-        ended = _COUNTERS.c.window_start <= bindparam("window_ended", type_=_COUNTERS.c.window_start.type)
-        _COUNT_STATEMENTS[dialect] = statement.on_conflict_do_update(
-            index_elements=[_COUNTERS.c.key],
-            set_={
-                "hits": case((ended, 1), else_=_COUNTERS.c.hits + 1),
-                "window_start": case((ended, statement.excluded.window_start), else_=_COUNTERS.c.window_start),
-            },
-        ).returning(_COUNTERS.c.hits, _COUNTERS.c.window_start)
-    return _COUNT_STATEMENTS[dialect]
+    statement = upsert_insert(database, _COUNTERS).values(key=bindparam("counter_key"), window_start=bindparam("moment"), hits=1)
+    ended = _COUNTERS.c.window_start <= bindparam("window_ended", type_=_COUNTERS.c.window_start.type)
+    return statement.on_conflict_do_update(
+        index_elements=[_COUNTERS.c.key],
+        set_={
+            "hits": case((ended, 1), else_=_COUNTERS.c.hits + 1),
+            "window_start": case((ended, statement.excluded.window_start), else_=_COUNTERS.c.window_start),
+        },
+    ).returning(_COUNTERS.c.hits, _COUNTERS.c.window_start)
