@@ -1,0 +1,60 @@
+"""The connection pool on PostgreSQL (platform_kit/db.py): a healthy pooled connection is handed
+out again as it is, and one whose server ended it is replaced at checkout without the caller
+seeing an error — the work pool_pre_ping did, without a round trip per unit of work."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from platform_kit.db import Database
+from tests.conftest import POSTGRES_ADMIN_URL, wait_for
+
+pytestmark = pytest.mark.integration
+
+BACKEND = text("SELECT pg_backend_pid()")
+
+
+@pytest.fixture
+def database(postgres_databases):
+    database = Database(postgres_databases("pool"))
+    yield database
+    database.dispose()
+
+
+def _backend(database: Database, how: str = "reading") -> int:
+    with getattr(database, how)() as session:
+        return session.execute(BACKEND).scalar()
+
+
+def _alive(pid: int) -> bool:
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with admin.connect() as connection:
+            return bool(connection.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).scalar())
+    finally:
+        admin.dispose()
+
+
+def _terminate(pid: int) -> None:
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with admin.connect() as connection:
+            assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+    finally:
+        admin.dispose()
+    wait_for(lambda: not _alive(pid), timeout=10, message="the terminated backend to exit")
+
+
+def test_a_healthy_pooled_connection_is_handed_out_again(database):
+    first = _backend(database)
+    assert [_backend(database, how) for how in ("reading", "transaction", "autocommitting", "reading")] == [first] * 4
+
+
+@pytest.mark.parametrize("how", ["reading", "transaction"])
+def test_a_connection_the_server_ended_is_replaced_before_anyone_uses_it(database, how):
+    ended = _backend(database)
+    _terminate(ended)
+    replacement = _backend(database, how)  # no error: the pool noticed at checkout
+    assert replacement != ended and _alive(replacement)
+    assert _backend(database) == replacement
