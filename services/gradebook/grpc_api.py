@@ -254,12 +254,15 @@ class IdentityPeople:
 
     def student(self, student_id: str) -> Student | None:
         try:
-            contacts = self.stub.GetStudentContacts(identity_pb2.GetStudentContactsRequest(student_id=student_id), metadata=self.metadata)
+            facts = self.stub.GetStudentFacts(identity_pb2.GetStudentFactsRequest(student_id=student_id), metadata=self.metadata)
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return None
             raise
-        return _student(contacts)
+        return Student(
+            id=facts.student_id, school_id=facts.school_id, class_id=facts.class_id, parent_ids=frozenset(facts.parent_ids),
+            first_name=facts.first_name, last_name=facts.last_name,
+        )
 
     def students(self, school_id: str, student_ids: list[str]) -> list[Student]:
         try:

@@ -61,6 +61,24 @@ _CLASSES = (
     .where(_enrolments.c.student_id.in_(_IDS))
     .order_by(_enrolments.c.school_year)
 )
+_STUDENT_FACTS = (
+    select(
+        _users.c.id,
+        _users.c.school_id,
+        _users.c.first_name,
+        _users.c.last_name,
+        # The latest school year's class, as in the contact sheet.
+        select(_enrolments.c.class_id)
+        .where(_enrolments.c.student_id == _users.c.id)
+        .order_by(_enrolments.c.school_year.desc())
+        .limit(1)
+        .scalar_subquery()
+        .label("class_id"),
+        _links.c.parent_id,
+    )
+    .outerjoin(_links, _links.c.student_id == _users.c.id)
+    .where(_users.c.id == bindparam("student_id"), exists().where(_roles.c.user_id == _users.c.id, _roles.c.role == "student"))
+)
 _HOLDINGS = select(_entitlements.c.holder_id, _entitlements.c.student_id, literal("extended").label("kind")).where(
     _entitlements.c.student_id.in_(_IDS), _entitlements.c.valid_until >= bindparam("day")
 ).union_all(
@@ -117,6 +135,18 @@ class ContactSheet:
 
 
 @dataclass(frozen=True)
+class StudentFacts:
+    """Who a student is to authorize with: school, class, parents."""
+
+    id: str
+    school_id: str
+    first_name: str
+    last_name: str
+    class_id: str
+    parent_ids: list[str]
+
+
+@dataclass(frozen=True)
 class Facts:
     user: User
     children: list[str]
@@ -160,6 +190,20 @@ class Directory:
             if not (caller.is_service or staff_here):
                 raise NotFound("nie ma takiego ucznia")
             return _contact_sheets(session, student.extended_features or [], [student])[0]
+
+    def student_facts(self, caller: Principal, student_id: str) -> StudentFacts:
+        """The student's school, class and parents in one statement; for services and the
+        school's staff (who may see the contact sheet may see this)."""
+        with self.database.reading() as session:
+            rows = session.execute(_STUDENT_FACTS, {"student_id": student_id}).all() if student_id else []
+        if not rows:
+            raise NotFound("nie ma takiego ucznia")
+        student = rows[0]
+        if not (caller.is_service or (caller.school_id == student.school_id and caller.has_any_role(*people.STAFF_ROLES))):
+            raise NotFound("nie ma takiego ucznia")
+        return StudentFacts(
+            student.id, student.school_id or "", student.first_name, student.last_name, student.class_id or "", sorted(r.parent_id for r in rows if r.parent_id)
+        )
 
     def list_student_contacts(self, caller: Principal, school_id: str, class_ids: list[str], student_ids: list[str] = ()) -> list[ContactSheet]:
         """Every student of a school, or of some of its classes, or just the students named, with

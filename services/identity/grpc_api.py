@@ -197,6 +197,13 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def GetStudentContacts(self, request, context):
         return _contact_sheet(self.directory.student_contacts(current_principal(), request.student_id))
 
+    def GetStudentFacts(self, request, context):
+        facts = self.directory.student_facts(current_principal(), request.student_id)
+        return pb.GetStudentFactsResponse(
+            student_id=facts.id, school_id=facts.school_id, first_name=facts.first_name, last_name=facts.last_name, class_id=facts.class_id,
+            parent_ids=facts.parent_ids,
+        )
+
     # -- the audit trail ----------------------------------------------------------------------------
 
     def RecordAudit(self, request, context):

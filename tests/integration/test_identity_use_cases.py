@@ -778,6 +778,30 @@ def test_under_the_statutory_policy_extended_access_allows_sms_for_the_holder_on
     assert {p.id for p in sheet.parents} == {f["parent"].id, second.id}
 
 
+def test_a_students_facts_are_the_contact_sheets_school_class_and_parents_for_whoever_may_see_the_sheet(sessions, administration, directory):
+    f = family(sessions, administration)
+    second = administration.create_user(f["admin"], role="parent", first_name="Adam", last_name="Nowak", children=[f["student"].id]).user
+    sheet = directory.student_contacts(SERVICE, f["student"].id)
+    facts = directory.student_facts(SERVICE, f["student"].id)
+    assert (facts.id, facts.school_id, facts.class_id, facts.first_name, facts.last_name) == (
+        sheet.student.id, sheet.student.school_id, sheet.klass.id, sheet.student.first_name, sheet.student.last_name
+    )
+    assert facts.parent_ids == sorted([f["parent"].id, second.id]) == sorted(p.id for p in sheet.parents)
+    assert directory.student_facts(f["admin"], f["student"].id) == facts  # the school's staff
+    unenrolled = administration.create_user(f["admin"], role="student", first_name="Ewa", last_name="Bezklasy").user
+    assert (directory.student_facts(SERVICE, unenrolled.id).class_id, directory.student_facts(SERVICE, unenrolled.id).parent_ids) == ("", [])
+    _, elsewhere = school_with_admin(administration, "SP 2")
+    for caller, student_id in [
+        (principal_of(f["parent"]), f["student"].id),  # parents read the page, not the facts
+        (elsewhere, f["student"].id),  # another school's staff
+        (SERVICE, f["parent"].id),  # not a student
+        (SERVICE, "no-such-id"),
+        (SERVICE, ""),
+    ]:
+        with pytest.raises(NotFound):
+            directory.student_facts(caller, student_id)
+
+
 def test_the_contacts_of_a_schools_classes_come_in_one_answer_for_services_only(sessions, administration, directory):
     f = family(sessions, administration)
     admin = f["admin"]
