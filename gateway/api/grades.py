@@ -402,6 +402,10 @@ class StatisticsSchema(Schema):
     distribution = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={"example": {"4": 7, "5": 3, "np": 1}})
 
 
+# The suffix of the ETag of the page's gzip representation (see student_grades).
+GZIP_TAG = "+gzip"
+
+
 @blp.route("/students/<student_id>/grades", methods=["GET"])
 @blp.arguments(YearQuerySchema, location="query")
 @blp.response(
@@ -435,9 +439,6 @@ def student_grades(query, student_id):
     if gzipped:
         return Response(answer.page_gzip, mimetype="application/json", headers={**headers, "Content-Encoding": "gzip"})
     return Response(answer.page_json, mimetype="application/json", headers=headers)
-
-
-GZIP_TAG = "+gzip"
 
 
 def _accepts_gzip() -> bool:

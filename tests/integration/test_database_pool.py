@@ -22,28 +22,28 @@ def database(postgres_databases):
     database.dispose()
 
 
+@pytest.fixture(scope="module")
+def admin():
+    """A connection of our own to PostgreSQL, outside the pool under test."""
+    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    yield engine
+    engine.dispose()
+
+
 def _backend(database: Database, how: str = "reading") -> int:
     with getattr(database, how)() as session:
         return session.execute(BACKEND).scalar()
 
 
-def _alive(pid: int) -> bool:
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    try:
-        with admin.connect() as connection:
-            return bool(connection.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).scalar())
-    finally:
-        admin.dispose()
+def _alive(admin, pid: int) -> bool:
+    with admin.connect() as connection:
+        return bool(connection.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).scalar())
 
 
-def _terminate(pid: int) -> None:
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    try:
-        with admin.connect() as connection:
-            assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
-    finally:
-        admin.dispose()
-    wait_for(lambda: not _alive(pid), timeout=10, message="the terminated backend to exit")
+def _terminate(admin, pid: int) -> None:
+    with admin.connect() as connection:
+        assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+    wait_for(lambda: not _alive(admin, pid), timeout=10, message="the terminated backend to exit")
 
 
 def test_a_healthy_pooled_connection_is_handed_out_again(database):
@@ -52,9 +52,9 @@ def test_a_healthy_pooled_connection_is_handed_out_again(database):
 
 
 @pytest.mark.parametrize("how", ["reading", "transaction"])
-def test_a_connection_the_server_ended_is_replaced_before_anyone_uses_it(database, how):
+def test_a_connection_the_server_ended_is_replaced_before_anyone_uses_it(database, admin, how):
     ended = _backend(database)
-    _terminate(ended)
+    _terminate(admin, ended)
     replacement = _backend(database, how)  # no error: the pool noticed at checkout
-    assert replacement != ended and _alive(replacement)
+    assert replacement != ended and _alive(admin, replacement)
     assert _backend(database) == replacement
