@@ -86,7 +86,7 @@ def test_every_process_kind_reports_metrics(system, school):
     gateway = requests.get(f"{system.url}/metrics", timeout=10).text
     assert 'http_requests_total{endpoint="/api/v1/students/<student_id>/grades",method="GET",status="200"}' in gateway
     gradebook = requests.get(system.metrics_url("gradebook"), timeout=10).text
-    assert 'grpc_server_handled_total{grpc_code="OK",grpc_method="ListStudentGrades",grpc_service="dziennik.gradebook.v1.GradebookService"}' in gradebook
+    assert 'grpc_server_handled_total{grpc_code="OK",grpc_method="GetStudentGradesPage",grpc_service="dziennik.gradebook.v1.GradebookService"}' in gradebook
     relay = requests.get(system.metrics_url("gradebook-relay"), timeout=10).text
     assert 'events_published_total{routing_key="gradebook.grade_recorded.v1"}' in relay
     consumer = requests.get(system.metrics_url("notify-consumer"), timeout=10).text
