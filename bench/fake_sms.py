@@ -6,7 +6,6 @@ loop (both would share one GIL otherwise)."""
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 import threading
@@ -35,7 +34,6 @@ def main() -> None:
     parser.add_argument("--log", required=True)
     parser.add_argument("--port-file", required=True)
     args = parser.parse_args()
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request on the bench's output
     with open(args.log, "a", encoding="utf-8") as out:
         fake = FakeSmsApi(token=args.token)
         fake.accepted = _LoggedList(out)

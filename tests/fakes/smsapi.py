@@ -1,13 +1,14 @@
 """A local SMSAPI.pl (`POST /sms.do`) that answers as the real one does: Bearer token, `idx` with
 `check_idx` refusing a repeat (error 105), errors sent with HTTP 200 (13: no correct phone number),
-and an outage switch answering 5xx or 429. Tests read what it accepted."""
+an outage switch answering 5xx or 429, and HTTP/1.1 keep-alive (a client sends many SMS over one
+connection, as it does to SMSAPI's servers). Tests read what it accepted."""
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
-
-from flask import Flask, request
-from werkzeug.serving import make_server
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 
 @dataclass
@@ -24,32 +25,50 @@ class FakeSmsApi:
         self._lock = threading.Lock()
         self._server = None
 
-    def app(self) -> Flask:
-        app = Flask("fake-smsapi")
-
-        @app.post("/sms.do")
-        def sms_do():
-            with self._lock:
-                self.requests += 1
-                if request.headers.get("Authorization") != f"Bearer {self.token}":
-                    return {"error": 101, "message": "Authorization failed"}, 401
-                if self.outage:
-                    return "Internal error", self.outage
-                form = request.form.to_dict()
-                number = form.get("to", "")
-                if not number.isdigit() or len(number) < 9 or number in self.refused_numbers:
-                    return {"error": 13, "message": "No correct phone numbers"}, 200  # an error with HTTP 200
-                if form.get("check_idx") == "1" and form.get("idx") in self.seen_idx:
-                    return {"error": 105, "message": "Invalid idx"}, 200
-                self.seen_idx.add(form.get("idx"))
-                self.accepted.append(form)
-                entry = {"id": f"smsapi-{len(self.accepted)}", "points": 0.16, "number": number, "status": "QUEUE", "idx": form.get("idx"), "parts": 1}
-                return {"count": 1, "list": [entry]}, 201
-
-        return app
+    def answer(self, authorization: str | None, form: dict[str, str]) -> tuple[int, dict | str]:
+        """What SMSAPI answers a `POST /sms.do` with this Authorization header and form."""
+        with self._lock:
+            self.requests += 1
+            if authorization != f"Bearer {self.token}":
+                return 401, {"error": 101, "message": "Authorization failed"}
+            if self.outage:
+                return self.outage, "Internal error"
+            number = form.get("to", "")
+            if not number.isdigit() or len(number) < 9 or number in self.refused_numbers:
+                return 200, {"error": 13, "message": "No correct phone numbers"}  # an error with HTTP 200
+            if form.get("check_idx") == "1" and form.get("idx") in self.seen_idx:
+                return 200, {"error": 105, "message": "Invalid idx"}
+            self.seen_idx.add(form.get("idx"))
+            self.accepted.append(form)
+            entry = {"id": f"smsapi-{len(self.accepted)}", "points": 0.16, "number": number, "status": "QUEUE", "idx": form.get("idx"), "parts": 1}
+            return 201, {"count": 1, "list": [entry]}
 
     def start(self) -> "FakeSmsApi":
-        self._server = make_server("127.0.0.1", 0, self.app(), threaded=True)
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, like SMSAPI's servers
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if urlsplit(self.path).path != "/sms.do":  # absolute-form too (RFC 9112), as through a proxy
+                    return self._send(404, "Not Found")
+                form = {key: values[0] for key, values in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
+                self._send(*fake.answer(self.headers.get("Authorization"), form))
+
+            def _send(self, status: int, payload: dict | str) -> None:
+                data = (json.dumps(payload) if isinstance(payload, dict) else payload).encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json" if isinstance(payload, dict) else "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format, *args) -> None:  # noqa: A002 - the base class's name
+                pass  # no line per SMS on the tests' or the bench's output
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         return self
@@ -57,8 +76,4 @@ class FakeSmsApi:
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
-
-    def to(self, phone: str) -> list[dict]:
-        """What was accepted for an E.164 number."""
-        with self._lock:
-            return [m for m in self.accepted if m["to"] == phone.lstrip("+")]
+            self._server.server_close()

@@ -60,6 +60,21 @@ def test_smsapi_sends_with_idx_and_treats_a_repeated_idx_as_already_sent(fake_sm
     assert again.provider_message_id.startswith("idx:") and len(fake_smsapi.seen_idx) == 1
 
 
+def test_smsapi_goes_through_the_proxy_the_environment_names_and_around_it_for_no_proxy_hosts(fake_smsapi, monkeypatch):
+    # The fake stands in for an HTTP proxy: it answers absolute-URI requests for a host that
+    # does not resolve, which only reach it through the proxy.
+    monkeypatch.setenv("HTTP_PROXY", fake_smsapi.url)
+    monkeypatch.setenv("NO_PROXY", "")
+    proxied = SmsApiProvider("http://api.smsapi.invalid", "token-1", "Dziennik", "http://gw/cb")
+    assert proxied.send(idx="1f8fad5b-d9cb-469f-a165-70867728950e", to="+48600100200", body="Dziennik: test", parts=1).provider_message_id == "smsapi-1"
+
+    monkeypatch.setenv("NO_PROXY", "api.smsapi.invalid")
+    direct = SmsApiProvider("http://api.smsapi.invalid", "token-1", "Dziennik", "http://gw/cb", timeout=2)
+    with pytest.raises(ProviderError) as unreachable:
+        direct.send(idx="2f8fad5b-d9cb-469f-a165-70867728950e", to="+48600100200", body="Dziennik: test", parts=1)
+    assert unreachable.value.retryable and len(fake_smsapi.accepted) == 1
+
+
 def test_smsapi_errors_with_http_200_are_not_retried_and_5xx_are(fake_smsapi):
     provider = SmsApiProvider(fake_smsapi.url, "token-1", "Dziennik", "http://gw/cb")
     with pytest.raises(ProviderError) as wrong_number:
@@ -220,3 +235,20 @@ def test_a_delivery_report_updates_the_sent_log(tmp_path):
     assert not record_delivery_report(database, "twilio", "smsapi-7", "", "delivered")  # another provider's id
     with database.transaction() as session:
         assert session.get(Sms, sms_id).delivery_status == "DELIVERED"
+
+
+def test_smsapi_keeps_one_connection_open_for_many_sms(fake_smsapi, monkeypatch):
+    import urllib3.util.connection
+
+    opened = []
+    connect = urllib3.util.connection.create_connection
+
+    def counted(*args, **kwargs):
+        opened.append(args[0])
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", counted)
+    provider = SmsApiProvider(fake_smsapi.url, "token-1", "Dziennik", "http://gw/cb")
+    for n in range(5):
+        provider.send(idx=f"{n}f8fad5b-d9cb-469f-a165-70867728950e", to="+48600100200", body="Dziennik: test", parts=1)
+    assert len(fake_smsapi.accepted) == 5 and len(opened) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import requests
 
-from services.notify.providers import ProviderError, Sent
+from services.notify.providers import ProviderError, Sent, http_session
 
 DUPLICATE_IDX = 105  # "Invalid idx" — this idx was used: the SMS went out before
 RETRYABLE_ERRORS = {8, 201, 999}  # provider-side errors worth another try
@@ -20,7 +20,7 @@ class SmsApiProvider:
         self.sender = sender
         self.notify_url = notify_url
         self.timeout = timeout
-        self._http = requests.Session()
+        self._http = http_session(self.base_url)
 
     def send(self, *, idx: str, to: str, body: str, parts: int) -> Sent:
         form = {

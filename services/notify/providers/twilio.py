@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 
-from services.notify.providers import ProviderError, Sent
+from services.notify.providers import ProviderError, Sent, http_session
 
 
 def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
@@ -28,10 +28,7 @@ class TwilioProvider:
         self.sender = sender
         self.status_callback = status_callback
         self.timeout = timeout
-        # imported here: notify's server only verifies Twilio's signatures (requests, ~5 MB)
-        import requests
-
-        self._http = requests.Session()
+        self._http = http_session(self.base_url)
 
     def send(self, *, idx: str, to: str, body: str, parts: int) -> Sent:
         import requests
