@@ -25,16 +25,24 @@ def record_event(
 
     The event is published only if that transaction commits.
     """
-    if not isinstance(message, event_type.message_class):
-        raise TypeError(f"{event_type.routing_key} carries {event_type.message_class.__name__}, not {type(message).__name__}")
-    event_id = str(uuid.uuid4())
-    session.execute(
-        insert(OUTBOX_TABLE).values(
-            event_id=event_id,
-            routing_key=event_type.routing_key,
-            payload=message.SerializeToString(),
-            headers={"school_id": school_id, "subject": subject, "correlation_id": correlation_id()},
-            occurred_at=datetime.now(timezone.utc),
+    return record_events(session, event_type, [(message, school_id, subject)])[0]
+
+
+def record_events(session: Session, event_type: EventType, events: list[tuple[Message, str | None, str | None]]) -> list[str]:
+    """Add several events of one type (message, school_id, subject) to the outbox in one
+    statement, in their order; returns their ids. Published only if the transaction commits."""
+    now = datetime.now(timezone.utc)
+    request = correlation_id()
+    rows = []
+    for message, school_id, subject in events:
+        if not isinstance(message, event_type.message_class):
+            raise TypeError(f"{event_type.routing_key} carries {event_type.message_class.__name__}, not {type(message).__name__}")
+        rows.append(
+            dict(
+                event_id=str(uuid.uuid4()), routing_key=event_type.routing_key, payload=message.SerializeToString(),
+                headers={"school_id": school_id, "subject": subject, "correlation_id": request}, occurred_at=now,
+            )
         )
-    )
-    return event_id
+    if rows:
+        session.execute(insert(OUTBOX_TABLE), rows)
+    return [row["event_id"] for row in rows]

@@ -19,7 +19,7 @@ from platform_kit.auth import Principal
 from platform_kit.clock import parse_day, proto_timestamp
 from platform_kit.clock import school_today as today
 from platform_kit.clock import utcnow as _now
-from platform_kit.bus import record_event
+from platform_kit.bus import record_event, record_events
 from platform_kit.cache import FreshOnDenial, TtlCache
 from platform_kit.db import Database
 from platform_kit.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
@@ -326,31 +326,36 @@ class Gradebook:
             pages.changed(session, (grade.student_id for grade in grades))
             for index, grade in enumerate(grades):
                 grade.request_id = (f"{request_id}#{index:03d}" if not single else request_id) if request_id else None
-                session.add(grade)
-                session.flush()
+            session.add_all(grades)
+            session.flush()  # the grades in one statement, before their history and events
+            for grade in grades:
                 self._history(session, grade, "recorded", caller, None, _snapshot(grade))
-                student = students[index]
-                record_event(
-                    session,
-                    GRADE_RECORDED,
-                    events_pb2.GradeRecorded(
-                        grade_id=grade.id,
-                        school_id=grade.school_id,
-                        student_id=grade.student_id,
-                        subject_id=subject.id,
-                        subject_name=subject.name,
-                        value=grade.value,
-                        teacher_id=grade.teacher_id,
-                        date=grade.issued_on.isoformat(),
-                        recorded_at=proto_timestamp(grade.recorded_at),
-                        context=_context(student, subject, caller.user_id, teaching.name),
-                        category_name=category.name if category else "",
-                        weight=category.weight if category else 0,
-                        comment=grade.comment,
-                    ),
-                    school_id=grade.school_id,
-                    subject=grade.student_id,
-                )
+            record_events(
+                session,
+                GRADE_RECORDED,
+                [
+                    (
+                        events_pb2.GradeRecorded(
+                            grade_id=grade.id,
+                            school_id=grade.school_id,
+                            student_id=grade.student_id,
+                            subject_id=subject.id,
+                            subject_name=subject.name,
+                            value=grade.value,
+                            teacher_id=grade.teacher_id,
+                            date=grade.issued_on.isoformat(),
+                            recorded_at=proto_timestamp(grade.recorded_at),
+                            context=_context(student, subject, caller.user_id, teaching.name),
+                            category_name=category.name if category else "",
+                            weight=category.weight if category else 0,
+                            comment=grade.comment,
+                        ),
+                        grade.school_id,
+                        grade.student_id,
+                    )
+                    for grade, student in zip(grades, students)
+                ],
+            )
             return [self._view(session, g, settings) for g in grades]
 
     def _new_grade(self, session, caller, student, subject, category, issued_on, entry, settings, prefix) -> Grade:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from prometheus_client import Counter
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from dziennik.attendance.v1 import events_pb2 as attendance_events
@@ -19,7 +19,7 @@ from dziennik.gradebook.v1 import events_pb2 as gradebook_events
 from dziennik.identity.v1 import events_pb2 as identity_events
 from dziennik.messaging.v1 import events_pb2 as messaging_events
 from dziennik.notify.v1 import events_pb2
-from platform_kit.bus import Event, EventType, record_event
+from platform_kit.bus import Event, EventType, record_events
 from platform_kit.clock import SCHOOL_TIME, proto_timestamp, utcnow
 from platform_kit.db import Database
 from services.notify import rules, texts
@@ -82,16 +82,31 @@ PersonPolicy = Callable[[str], bool]
 
 def render(session: Session, school_id: str, kind: str, **values: str) -> texts.SmsText:
     """The event's text, with full Polish characters if the school chose them (UCS-2 parts)."""
+    return _renderer(session, school_id)(kind, **values)
+
+
+def _renderer(session: Session, school_id: str) -> Callable[..., texts.SmsText]:
+    """Renders texts in the school's chosen characters (asked once)."""
     with session.no_autoflush:  # an SMS being planned may not be complete yet
         chosen = session.get(SchoolSmsSettings, school_id) if school_id else None
-    return texts.render(kind, polish_characters=bool(chosen and chosen.polish_characters), **values)
+    polish_characters = bool(chosen and chosen.polish_characters)
+    return lambda kind, **values: texts.render(kind, polish_characters=polish_characters, **values)
 
 
 def settings_of(session: Session, user_id: str) -> rules.Settings:
-    row = session.get(Preference, user_id)
+    return _settings(session.get(Preference, user_id))
+
+
+def _settings(row: Preference | None) -> rules.Settings:
     if row is None:
         return rules.Settings()
     return rules.Settings(row.sms_enabled, row.phone, tuple(row.events), row.quiet_from, row.quiet_to)
+
+
+def _settings_of_many(session: Session, user_ids: set[str]) -> dict[str, rules.Settings]:
+    """Everyone's settings in one statement; the defaults for those who never saved any."""
+    found = {row.user_id: _settings(row) for row in session.scalars(select(Preference).where(Preference.user_id.in_(user_ids)))} if user_ids else {}
+    return {user_id: found.get(user_id) or rules.Settings() for user_id in user_ids}
 
 
 def _hold(settings: rules.Settings, earliest: datetime | None = None) -> datetime | None:
@@ -104,61 +119,81 @@ def _hold(settings: rules.Settings, earliest: datetime | None = None) -> datetim
     return earliest
 
 
-def _recipients(session: Session, people: list[Contact], event_name: str, *, gated: bool = True) -> list[tuple[str, str, rules.Settings]]:
+def _recipients(people: list[Contact], event_name: str, settings_for: Callable[[str], rules.Settings], *, gated: bool = True) -> list[tuple[str, str, rules.Settings]]:
     """People who turned SMS on for this kind of event, with the phone they chose (else the
     school's); `gated`: only those the school's access policy allows SMS alerts."""
     chosen = []
     for person in people:
         if gated and not person.sms_allowed:
             continue
-        settings = settings_of(session, person.user_id)
+        settings = settings_for(person.user_id)
         phone = settings.phone or person.phone
         if settings.wants(event_name) and phone:
             chosen.append((person.user_id, phone, settings))
     return chosen
 
 
-def _queue(session: Session, *, school_id: str, source_id: str, kind: str, user_id: str, phone: str, text: texts.SmsText, settings: rules.Settings) -> None:
+def _settings_in(session: Session) -> Callable[[str], rules.Settings]:
+    return lambda user_id: settings_of(session, user_id)
+
+
+def _sms_row(*, school_id: str, source_id: str, kind: str, user_id: str, phone: str, text: texts.SmsText, settings: rules.Settings) -> dict:
     """One SMS waiting to be sent, not inside the person's quiet hours (the unique key on source
     and recipient makes a second one for the same event impossible)."""
-    session.add(
-        Sms(
-            id=str(uuid.uuid4()), school_id=school_id, source_event_id=source_id, kind=kind, recipient_user_id=user_id, phone=phone, body=text.body,
-            encoding=text.encoding, parts=text.parts, status="queued", created_at=utcnow(), send_after=_hold(settings),
-        )
+    return dict(
+        id=str(uuid.uuid4()), school_id=school_id, source_event_id=source_id, kind=kind, recipient_user_id=user_id, phone=phone, body=text.body,
+        encoding=text.encoding, parts=text.parts, status="queued", created_at=utcnow(), send_after=_hold(settings),
     )
 
 
-def _queue_for_student(session: Session, event: Event, contacts: ContactsLookup, kind: str, student_id: str, school_id: str, **values: str) -> int:
-    """Queue the `kind` text for the student's parents (and the student) who turned it on."""
-    queued = 0
-    text = render(session, school_id, kind, **values)
-    for user_id, phone, settings in _recipients(session, contacts(student_id).people(), kind):
-        _queue(session, school_id=school_id, source_id=event.event_id, kind=kind, user_id=user_id, phone=phone, text=text, settings=settings)
-        queued += 1
-    return queued
+def _queue(session: Session, **sms) -> None:
+    session.add(Sms(**_sms_row(**sms)))
+
+
+# -- alerts about a student (a grade, a changed grade, a term grade, an excuse decided) ------------
+
+
+@dataclass(frozen=True)
+class StudentAlert:
+    """The SMS an event leads to about a student, before its recipients are known."""
+
+    event_id: str
+    kind: str
+    student_id: str
+    school_id: str
+    # The text's values; "student" is looked up with the contacts when the event does not name them.
+    values: dict[str, str]
+
+
+# The contacts of some of a school's students (school_id, student ids) by student id: identity is
+# asked once for a batch of events.
+SchoolContactsLookup = Callable[[str, list[str]], dict[str, StudentContacts]]
+AlertOf = Callable[[Event], "StudentAlert | None"]
+
+
+def one_by_one(contacts: ContactsLookup) -> SchoolContactsLookup:
+    """A school's students' contacts from a lookup that knows one student at a time."""
+    return lambda school_id, student_ids: {student_id: contacts(student_id) for student_id in student_ids}
 
 
 def _name(context) -> str:
     return f"{context.student_first_name} {context.student_last_name}"
 
 
-def plan_grade_alerts(session: Session, event: Event, contacts: ContactsLookup) -> int:
-    """A new grade: one SMS per opted-in parent (and student); returns how many were queued."""
+def grade_recorded_alert(event: Event) -> StudentAlert:
     grade: gradebook_events.GradeRecorded = event.message
-    student = _name(grade.context) if grade.context.student_id else contacts(grade.student_id).name  # names travel in the event
-    school_id = grade.context.school_id or event.school_id or ""
-    return _queue_for_student(session, event, contacts, "grade_recorded", grade.student_id, school_id, student=student, value=grade.value, subject=grade.subject_name)
+    values = {"value": grade.value, "subject": grade.subject_name}
+    if grade.context.student_id:
+        values["student"] = _name(grade.context)  # names travel in the event
+    return StudentAlert(event.event_id, "grade_recorded", grade.student_id, grade.context.school_id or event.school_id or "", values)
 
 
-def plan_grade_change_alerts(session: Session, event: Event, contacts: ContactsLookup) -> int:
+def grade_changed_alert(event: Event) -> StudentAlert | None:
     change: gradebook_events.GradeChanged = event.message
     if change.old_value == change.new_value:
-        return 0  # a comment or category changed: nothing a parent needs by SMS
-    return _queue_for_student(
-        session, event, contacts, "grade_changed", change.context.student_id, change.context.school_id or event.school_id or "",
-        student=_name(change.context), subject=change.context.subject_name, old=change.old_value, new=change.new_value,
-    )
+        return None  # a comment or category changed: nothing a parent needs by SMS
+    values = {"student": _name(change.context), "subject": change.context.subject_name, "old": change.old_value, "new": change.new_value}
+    return StudentAlert(event.event_id, "grade_changed", change.context.student_id, change.context.school_id or event.school_id or "", values)
 
 
 TERM_KINDS = {
@@ -169,21 +204,60 @@ TERM_KINDS = {
 }
 
 
-def plan_term_grade_alerts(session: Session, event: Event, contacts: ContactsLookup) -> int:
+def term_grade_alert(event: Event) -> StudentAlert:
     term: gradebook_events.TermGradeSet = event.message
-    return _queue_for_student(
-        session, event, contacts, "term_grade_set", term.context.student_id, term.context.school_id or event.school_id or "",
-        student=_name(term.context), subject=term.context.subject_name, term=TERM_KINDS.get(term.kind, term.kind), value=term.value,
-    )
+    values = {"student": _name(term.context), "subject": term.context.subject_name, "term": TERM_KINDS.get(term.kind, term.kind), "value": term.value}
+    return StudentAlert(event.event_id, "term_grade_set", term.context.student_id, term.context.school_id or event.school_id or "", values)
+
+
+def excuse_decided_alert(event: Event) -> StudentAlert:
+    decided: attendance_events.ExcuseDecided = event.message
+    values = {"student": _name(decided.student), "decision": "przyjęte" if decided.decision == "accepted" else "odrzucone"}
+    return StudentAlert(event.event_id, "excuse_decided", decided.student.student_id, decided.student.school_id or event.school_id or "", values)
+
+
+def plan_student_alerts(session: Session, events: list[Event], alert_of: AlertOf, contacts: SchoolContactsLookup) -> int:
+    """Queue each event's text for the student's parents (and the student) who turned it on:
+    one question to identity per school and one statement for everyone's settings, however
+    many events. Returns how many SMS were queued."""
+    alerts = [alert for alert in map(alert_of, events) if alert is not None]
+    wanted: dict[str, set[str]] = {}
+    for alert in alerts:
+        wanted.setdefault(alert.school_id, set()).add(alert.student_id)
+    sheets: dict[str, StudentContacts] = {}
+    for school_id, student_ids in wanted.items():
+        sheets.update(contacts(school_id, sorted(student_ids)))
+    people = {person.user_id for sheet in sheets.values() for person in sheet.people()}
+    settings = _settings_of_many(session, people)
+    texts_by_school: dict[str, Callable[..., texts.SmsText]] = {}
+    rows = []
+    for alert in alerts:
+        sheet = sheets[alert.student_id]
+        if alert.school_id not in texts_by_school:
+            texts_by_school[alert.school_id] = _renderer(session, alert.school_id)
+        text = texts_by_school[alert.school_id](alert.kind, **{"student": sheet.name, **alert.values})
+        for user_id, phone, chosen in _recipients(sheet.people(), alert.kind, settings.__getitem__):
+            rows.append(_sms_row(school_id=alert.school_id, source_id=alert.event_id, kind=alert.kind, user_id=user_id, phone=phone, text=text, settings=chosen))
+    if rows:
+        session.execute(insert(Sms), rows)
+    return len(rows)
+
+
+def plan_grade_alerts(session: Session, event: Event, contacts: ContactsLookup) -> int:
+    """A new grade: one SMS per opted-in parent (and student); returns how many were queued."""
+    return plan_student_alerts(session, [event], grade_recorded_alert, one_by_one(contacts))
+
+
+def plan_grade_change_alerts(session: Session, event: Event, contacts: ContactsLookup) -> int:
+    return plan_student_alerts(session, [event], grade_changed_alert, one_by_one(contacts))
+
+
+def plan_term_grade_alerts(session: Session, event: Event, contacts: ContactsLookup) -> int:
+    return plan_student_alerts(session, [event], term_grade_alert, one_by_one(contacts))
 
 
 def plan_excuse_alerts(session: Session, event: Event, contacts: ContactsLookup) -> int:
-    decided: attendance_events.ExcuseDecided = event.message
-    decision = "przyjęte" if decided.decision == "accepted" else "odrzucone"
-    return _queue_for_student(
-        session, event, contacts, "excuse_decided", decided.student.student_id, decided.student.school_id or event.school_id or "",
-        student=f"{decided.student.student_first_name} {decided.student.student_last_name}", decision=decision,
-    )
+    return plan_student_alerts(session, [event], excuse_decided_alert, one_by_one(contacts))
 
 
 def plan_absence_alerts(session: Session, event: Event, contacts: ContactsLookup, delay: timedelta) -> int:
@@ -197,7 +271,7 @@ def plan_absence_alerts(session: Session, event: Event, contacts: ContactsLookup
         return 0
     school_id = student.school_id or event.school_id or ""
     queued = 0
-    for user_id, phone, settings in _recipients(session, contacts(student.student_id).people(), "absence_recorded"):
+    for user_id, phone, settings in _recipients(contacts(student.student_id).people(), "absence_recorded", _settings_in(session)):
         key = f"absence:{phone}:{absence.date}"
         same_day = list(session.scalars(select(Sms).where(Sms.group_key == key).with_for_update()))
         if any(s.status != "queued" and student.student_id in (s.details or {}) for s in same_day):
@@ -249,8 +323,13 @@ class Dispatcher:
                 for sms in batch:
                     sms.attempts += 1
                 handed = (self._senders.map if self._senders and len(batch) > 1 else map)(self._hand_over, batch)
+                news = []
                 for sms, outcome in zip(batch, list(handed)):
-                    sent += self._record(session, sms, outcome)
+                    sent_now = self._record(sms, outcome)
+                    if sent_now is not None:
+                        news.append((sent_now, sms.school_id, sms.recipient_user_id))
+                record_events(session, SMS_SENT, news)  # one statement for the batch
+                sent += len(news)
             if len(batch) < self.batch_size:
                 return sent
 
@@ -261,7 +340,8 @@ class Dispatcher:
         except Exception as exc:
             return exc
 
-    def _record(self, session: Session, sms: Sms, outcome: Sent | Exception) -> int:
+    def _record(self, sms: Sms, outcome: Sent | Exception) -> events_pb2.SmsSent | None:
+        """The provider's answer on the SMS's row; the news of a sent one, for the outbox."""
         if isinstance(outcome, Exception):
             retryable = getattr(outcome, "retryable", True)  # a bug or an outage: worth another try
             sms.last_error = str(outcome)[:1000]
@@ -276,22 +356,16 @@ class Dispatcher:
                 sms.send_after = utcnow() + wait
                 SMS_DELAYED.labels(self.provider.name).inc()
                 log.warning("SMS %s not sent (attempt %d), again in %.0fs: %s", sms.id, sms.attempts, wait.total_seconds(), outcome)
-            return 0
+            return None
         sms.status = "sent"
         sms.provider = self.provider.name
         sms.provider_message_id = outcome.provider_message_id
         sms.sent_at = utcnow()
         SMS_SENT_TOTAL.labels(self.provider.name).inc(sms.parts)
-        record_event(
-            session,
-            SMS_SENT,
-            events_pb2.SmsSent(
-                sms_id=sms.id, source_event_id=sms.source_event_id, recipient_user_id=sms.recipient_user_id, parts=sms.parts,
-                provider=self.provider.name, sent_at=proto_timestamp(sms.sent_at),
-            ),
-            subject=sms.recipient_user_id,
+        return events_pb2.SmsSent(
+            sms_id=sms.id, source_event_id=sms.source_event_id, recipient_user_id=sms.recipient_user_id, parts=sms.parts,
+            provider=self.provider.name, sent_at=proto_timestamp(sms.sent_at),
         )
-        return 1
 
     def run(self, stop: threading.Event, *, interval: float = 1.0) -> None:
         while not stop.is_set():
@@ -367,7 +441,7 @@ def plan_announcement_alerts(session: Session, event: Event, roster: RosterLooku
     queued = 0
     title = _shortened(announcement.title, 60)
     for person, names in concerned.values():
-        for user_id, phone, settings in _recipients(session, [person], "announcement_published"):
+        for user_id, phone, settings in _recipients([person], "announcement_published", _settings_in(session)):
             text = render(session, announcement.school_id, "announcement_published", students=", ".join(sorted(set(names))), title=title)
             _queue(session, school_id=announcement.school_id, source_id=event.event_id, kind="announcement_published", user_id=user_id, phone=phone, text=text, settings=settings)
             queued += 1
@@ -390,7 +464,7 @@ def on_access_extended(session: Session, event: Event, contacts: ContactsLookup,
     text = render(session, extended.school_id, kind, student=student.name, date=until)
     parents = [person for person in student.parents if person.user_id == extended.parent_id]
     queued = 0
-    for user_id, phone, settings in _recipients(session, parents, "access_extended", gated=False):
+    for user_id, phone, settings in _recipients(parents, "access_extended", _settings_in(session), gated=False):
         _queue(session, school_id=extended.school_id, source_id=event.event_id, kind="access_extended", user_id=user_id, phone=phone, text=text, settings=settings)
         queued += 1
     return queued

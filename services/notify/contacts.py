@@ -28,6 +28,15 @@ class IdentityContacts:
     def __call__(self, student_id: str) -> StudentContacts:
         return _student_contacts(self.stub.GetStudentContacts(identity_pb2.GetStudentContactsRequest(student_id=student_id), metadata=self.metadata))
 
+    def of_school(self, school_id: str, student_ids: list[str]) -> dict[str, StudentContacts]:
+        """Some of a school's students in one question (a batch of grades); a student identity
+        does not list there (no class this year, or no school in the event) is asked alone."""
+        found: dict[str, StudentContacts] = {}
+        if school_id:
+            answer = self.stub.ListStudentContacts(identity_pb2.ListStudentContactsRequest(school_id=school_id, student_ids=student_ids), metadata=self.metadata)
+            found = {student.student_id: _student_contacts(student) for student in answer.students if student.student_id in student_ids}
+        return {student_id: found[student_id] if student_id in found else self(student_id) for student_id in student_ids}
+
     def roster(self, school_id: str, class_ids: list[str]) -> list[StudentContacts]:
         answer = self.stub.ListStudentContacts(identity_pb2.ListStudentContactsRequest(school_id=school_id, class_ids=class_ids), metadata=self.metadata)
         return [_student_contacts(student) for student in answer.students]

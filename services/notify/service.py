@@ -76,24 +76,33 @@ def consumers(runtime: Runtime) -> list[Consumer]:
     from platform_kit.bus.consumer import Consumer, Subscription
     from services.notify.alerts import (
         ABSENCE_RECORDED, ACCESS_EXTENDED, ANNOUNCEMENT_PUBLISHED, EXCUSE_DECIDED, GRADE_CHANGED, GRADE_RECORDED, MESSAGE_SENT, TERM_GRADE_SET,
-        on_access_extended, plan_absence_alerts, plan_announcement_alerts, plan_excuse_alerts, plan_grade_alerts, plan_grade_change_alerts,
-        plan_message_alert, plan_term_grade_alerts,
+        excuse_decided_alert, grade_changed_alert, grade_recorded_alert, on_access_extended, plan_absence_alerts, plan_announcement_alerts,
+        plan_message_alert, plan_student_alerts, term_grade_alert,
     )
     from services.notify.contacts import IdentityContacts
 
     contacts = IdentityContacts(runtime.channel("identity"), runtime.settings.service_token)
     delay = timedelta(seconds=runtime.settings.absence_delay_seconds)
+
+    def about_students(event_type, alert_of) -> Subscription:
+        """Alerts about a student: the events that arrive together are planned together."""
+        return Subscription(
+            event_type,
+            lambda session, event: plan_student_alerts(session, [event], alert_of, contacts.of_school),
+            handle_many=lambda session, events: plan_student_alerts(session, events, alert_of, contacts.of_school),
+        )
+
     return [
         Consumer(
             "notify.sms_alerts",
             runtime.database,
             runtime.settings.amqp_url,
             [
-                Subscription(GRADE_RECORDED, lambda session, event: plan_grade_alerts(session, event, contacts)),
+                about_students(GRADE_RECORDED, grade_recorded_alert),
                 Subscription(ABSENCE_RECORDED, lambda session, event: plan_absence_alerts(session, event, contacts, delay)),
-                Subscription(GRADE_CHANGED, lambda session, event: plan_grade_change_alerts(session, event, contacts)),
-                Subscription(TERM_GRADE_SET, lambda session, event: plan_term_grade_alerts(session, event, contacts)),
-                Subscription(EXCUSE_DECIDED, lambda session, event: plan_excuse_alerts(session, event, contacts)),
+                about_students(GRADE_CHANGED, grade_changed_alert),
+                about_students(TERM_GRADE_SET, term_grade_alert),
+                about_students(EXCUSE_DECIDED, excuse_decided_alert),
                 Subscription(ACCESS_EXTENDED, lambda session, event: on_access_extended(session, event, contacts, runtime.settings.reminder_days)),
                 Subscription(MESSAGE_SENT, lambda session, event: plan_message_alert(session, event, contacts.sms_allowed)),
                 Subscription(ANNOUNCEMENT_PUBLISHED, lambda session, event: plan_announcement_alerts(session, event, contacts.roster)),

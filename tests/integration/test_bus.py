@@ -225,3 +225,78 @@ def test_with_the_broker_stopped_writes_commit_and_their_events_are_published_on
         wait_for(lambda: relay.backlog() == 0, timeout=90, interval=0.5, message="the outbox to drain")
     published = [p.message_id for p, _ in bus.drain(amqp_url, "observer")]
     assert sorted(published) == sorted([before, *during])  # each exactly once
+
+
+# -- handle_many: the messages that arrive together in one transaction ----------------------------
+
+
+class _Batches:
+    """`handle_many` for the tiny service: remembers each event and the size of each batch."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+
+    def __call__(self, session, events) -> None:
+        self.sizes.append(len(events))
+        for event in events:
+            bus.remember(session, event)
+
+
+def _consume_batch_then_die_before_ack(url: str, amqp_url: str, queue: str) -> None:
+    """Child process: handle the queued messages together, commit, die at the first ack."""
+
+    class DiesBeforeAck(Consumer):
+        def _ack(self, channel, delivery_tag):
+            os._exit(17)
+
+    database = bus.make_database(url)
+    batches = _Batches()
+    worker = DiesBeforeAck(queue, database, amqp_url, [Subscription(bus.THING_HAPPENED, bus.remember, handle_many=batches)])
+    import threading
+
+    worker.run(threading.Event())
+
+
+def test_queued_events_are_handled_in_batches_on_postgresql_each_once(database, amqp_url):
+    queue = f"test.batches.{uuid.uuid4().hex[:6]}"
+    batches = _Batches()
+    worker = Consumer(queue, database, amqp_url, [Subscription(bus.THING_HAPPENED, bus.remember, handle_many=batches)], prefetch=50)
+    _declare(amqp_url, queue, worker)
+    values = [str(n) for n in range(120)]
+    for value in values:
+        bus.emit(database, value)
+    assert relay_for(database, amqp_url, batch_size=200).publish_batch() == 120
+    wait_for(lambda: bus.queue_depth(amqp_url, queue) == 120, timeout=15, message="120 queued events")
+
+    with bus.running(worker):
+        wait_for(lambda: len(bus.handled(database)) == 120, timeout=30, message="every event handled")
+        wait_for(lambda: bus.queue_depth(amqp_url, queue) == 0, timeout=10, message="every message acked")
+
+    assert sorted(v for _, v in bus.handled(database)) == sorted(values)
+    assert bus.inbox_size(database) == 120
+    assert sum(batches.sizes) == 120 and max(batches.sizes) > 1 and max(batches.sizes) <= 50  # together, never past the prefetch
+
+
+def test_a_consumer_killed_after_committing_a_batch_before_its_acks_changes_nothing_on_redelivery(database, amqp_url):
+    queue = f"test.batch-killed.{uuid.uuid4().hex[:6]}"
+    subscription = Subscription(bus.THING_HAPPENED, bus.remember, handle_many=_Batches())
+    _declare(amqp_url, queue, Consumer(queue, database, amqp_url, [subscription]))
+    for n in range(10):
+        bus.emit(database, str(n))
+    assert relay_for(database, amqp_url).publish_batch() == 10
+    wait_for(lambda: bus.queue_depth(amqp_url, queue) == 10, timeout=15, message="ten queued events")
+
+    child = multiprocessing.get_context("fork").Process(target=_consume_batch_then_die_before_ack, args=(database.url, amqp_url, queue))
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 17, "the child should have died at its first ack"
+    committed = bus.handled(database)
+    assert committed, "the batch was committed before the ack"
+
+    again = _Batches()
+    with bus.running(Consumer(queue, database, amqp_url, [Subscription(bus.THING_HAPPENED, bus.remember, handle_many=again)])):
+        wait_for(lambda: len(bus.handled(database)) == 10, timeout=30, message="all ten handled")
+        wait_for(lambda: bus.queue_depth(amqp_url, queue) == 0, timeout=10, message="the queue to empty")
+    assert sorted(v for _, v in bus.handled(database)) == [str(n) for n in range(10)]  # each once
+    assert sum(again.sizes) == 10 - len(committed)  # the redelivered ones were left out of the batches
+    assert bus.inbox_size(database) == 10

@@ -227,3 +227,50 @@ def test_siblings_absent_on_one_day_make_one_sms_for_the_shared_phone(database):
     [sms] = plan_with(database, planner, absence("kid2", "Staś", {3: "WF"}), lookup)
     assert sms.body == "Dziennik: nieobecnosc 07.12: Stas Zak - lekcja 3 (WF); Zosia Zak - lekcje 1 (Matematyka), 2 (Fizyka)."
     assert sms.status == "queued" and sms.send_after.replace(tzinfo=None) > utcnow().replace(tzinfo=None) + timedelta(minutes=29)  # waits for the day's other lessons
+
+
+# -- several events planned together (the consumer's batches) --------------------------------------
+
+
+def test_grades_planned_together_ask_for_each_schools_students_once_and_queue_each_grades_sms(database):
+    with database.transaction() as session:
+        session.add(Preference(user_id="other", sms_enabled=True, phone="", events=["grade_recorded"], updated_at=utcnow()))
+    sheets = {
+        "kid": alerts.StudentContacts("Zosia", "Żak", [alerts.Contact("mum", ""), alerts.Contact("dad", "+48600100299")]),
+        "kid2": alerts.StudentContacts("Staś", "Żak", [alerts.Contact("dad", "+48600100299")]),
+        "far": alerts.StudentContacts("Ola", "Nowak", [alerts.Contact("other", "+48600100300")]),
+    }
+    asked = []
+
+    def of_school(school_id, student_ids):
+        asked.append((school_id, student_ids))
+        return {student_id: sheets[student_id] for student_id in student_ids}
+
+    far = gradebook_events.GradeRecorded(grade_id="g3", student_id="far", subject_name="Fizyka", value="3")  # no names in the event
+    events = [Event(event_id=f"e{n}", type="t", message=message) for n, message in enumerate([grade_event("kid"), grade_event("kid2"), far, grade_event("kid")])]
+    events[2] = Event(event_id="e2", type="t", message=far, school_id="s2")
+
+    with database.transaction() as session:
+        assert alerts.plan_student_alerts(session, events, alerts.grade_recorded_alert, of_school) == 4
+    with database.transaction() as session:
+        sent = sorted((s.source_event_id, s.recipient_user_id, s.phone, s.school_id, s.body) for s in session.scalars(select(Sms)))
+
+    assert sorted(asked) == [("s", ["kid", "kid2"]), ("s2", ["far"])]
+    assert sent == [
+        ("e0", "dad", "+48600100201", "s", "Dziennik: Zosia Zak otrzymal(a) ocene 5 z przedmiotu Matematyka."),
+        ("e1", "dad", "+48600100201", "s", "Dziennik: Zosia Zak otrzymal(a) ocene 5 z przedmiotu Matematyka."),  # the event's names win
+        ("e2", "other", "+48600100300", "s2", "Dziennik: Ola Nowak otrzymal(a) ocene 3 z przedmiotu Fizyka."),
+        ("e3", "dad", "+48600100201", "s", "Dziennik: Zosia Zak otrzymal(a) ocene 5 z przedmiotu Matematyka."),
+    ]
+
+
+def test_changed_grades_planned_together_skip_comment_only_changes(database):
+    changed = gradebook_events.GradeChanged(grade_id="g", context=CONTEXT, old_value="2", new_value="3")
+    same = gradebook_events.GradeChanged(grade_id="g", context=CONTEXT, old_value="4", new_value="4")
+    events = [Event(event_id="changed", type="t", message=changed), Event(event_id="same", type="t", message=same)]
+
+    with database.transaction() as session:
+        assert alerts.plan_student_alerts(session, events, alerts.grade_changed_alert, alerts.one_by_one(contacts)) == 1
+    with database.transaction() as session:
+        [sms] = session.scalars(select(Sms)).all()
+    assert (sms.source_event_id, sms.recipient_user_id, sms.status, sms.attempts) == ("changed", "mum", "queued", 0)

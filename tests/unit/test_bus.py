@@ -8,12 +8,13 @@ from datetime import datetime, timezone
 import grpc
 import pika
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from dziennik.gradebook.v1 import events_pb2
 from dziennik.identity.v1 import identity_pb2
-from platform_kit.bus import Event, define_bus_tables, record_event
+from platform_kit.bus import Event, define_bus_tables, record_event, record_events
 from platform_kit.bus.amqp import retry_queue_name
 from platform_kit.bus.consumer import ATTEMPT_HEADER, Consumer, Subscription, is_transient
 from platform_kit.bus.relay import OutboxRelay
@@ -74,6 +75,25 @@ def test_event_recorded_in_a_committed_transaction(db):
     assert row.headers == {"school_id": "school-1", "subject": "student-9", "correlation_id": "req-42"}
     assert row.occurred_at is not None
     assert row.published_at is None
+
+
+def test_events_recorded_together_keep_their_order_and_each_its_own_headers(db):
+    with db.transaction() as session:
+        ids = record_events(session, GRADE_RECORDED, [(_grade(n), "school-1", f"student-{n}") for n in range(3)])
+        assert record_events(session, GRADE_RECORDED, []) == []
+
+    rows = _rows(db, "outbox")
+    assert [row.event_id for row in rows] == ids and len(set(ids)) == 3
+    assert [events_pb2.GradeRecorded.FromString(row.payload).grade_id for row in rows] == ["g-0", "g-1", "g-2"]
+    assert [row.headers["subject"] for row in rows] == ["student-0", "student-1", "student-2"]
+
+
+def test_a_wrong_message_among_events_recorded_together_records_none_of_them(db):
+    with db.transaction() as session:
+        with pytest.raises(TypeError, match="GradeRecorded"):
+            record_events(session, GRADE_RECORDED, [(_grade(1), None, None), (identity_pb2.LoginRequest(login="x"), None, None)])
+
+    assert _rows(db, "outbox") == []
 
 
 def test_no_event_when_the_transaction_rolls_back(db):
@@ -394,3 +414,131 @@ def test_poison_message_is_dead_lettered_at_once(db, kwargs):
 
     assert _deliver(consumer, **kwargs) == [("reject", 7, False)]
     assert handler.calls == []
+
+
+# -- several messages of one type in one transaction (Subscription.handle_many) ------------------
+
+
+class BatchNoteHandler(NoteHandler):
+    """Writes one note per event; as `handle_many` it records each batch it was given, and fails
+    a whole batch holding the event whose value is `poison` (alone, only that one fails)."""
+
+    def __init__(self, db, poison: str | None = None) -> None:
+        super().__init__(db)
+        self.poison = poison
+        self.batches: list[list[str]] = []
+
+    def __call__(self, session, event: Event) -> None:
+        if event.message.value == self.poison:
+            raise ValueError("this one can never be handled")
+        super().__call__(session, event)
+
+    def many(self, session, events: list[Event]) -> None:
+        self.batches.append([event.event_id for event in events])
+        for event in events:
+            self(session, event)
+
+
+def _batch_consumer(db, handler: BatchNoteHandler, **kwargs) -> Consumer:
+    subscription = Subscription(GRADE_RECORDED, handler, handle_many=handler.many)
+    return Consumer(QUEUE, db, "amqp://guest:guest@127.0.0.1:1/%2F", [subscription], retry_delays_ms=(10, 20), **kwargs)
+
+
+class _Tag:
+    def __init__(self, delivery_tag: int) -> None:
+        self.delivery_tag = delivery_tag
+
+
+def _arrive(consumer, channel, messages: list[tuple[str, events_pb2.GradeRecorded | bytes]]) -> None:
+    """Messages read from the broker together: each dispatched to `_on_message` in turn."""
+    for tag, (event_id, message) in enumerate(messages, start=1):
+        properties = pika.BasicProperties(
+            message_id=event_id, type=GRADE_RECORDED.routing_key, timestamp=1_700_000_000, headers={"school_id": "school-1", "correlation_id": f"req-{tag}"}
+        )
+        consumer._on_message(channel, _Tag(tag), properties, message if isinstance(message, bytes) else message.SerializeToString())
+
+
+def _valued(value: str) -> events_pb2.GradeRecorded:
+    return events_pb2.GradeRecorded(grade_id=f"g-{value}", school_id="school-1", student_id="s-1", value=value, subject_name="Fizyka")
+
+
+def test_messages_read_together_are_handled_in_one_transaction_and_each_acked(db):
+    handler = BatchNoteHandler(db)
+    woken = []
+    consumer = _batch_consumer(db, handler, after_commit=lambda: woken.append(1))
+    channel = RecordingChannel()
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+
+    _arrive(consumer, channel, [(event_id, _valued(str(n))) for n, event_id in enumerate(ids)])
+    assert channel.actions == [] and handler.batches == []  # waiting for the rest of the read
+
+    consumer._settle_waiting()
+
+    assert handler.batches == [ids]
+    assert channel.actions == [("ack", 1), ("ack", 2), ("ack", 3)]
+    assert sorted(row.event_id for row in _rows(db, "inbox")) == sorted(ids)
+    assert [row.event_id for row in _rows(db, "notes")] == ids
+    assert woken == [1]  # the dispatcher is woken once for the batch
+
+
+def test_a_batch_leaves_out_events_handled_before_and_second_copies_and_acks_them_as_duplicates(db):
+    handler = BatchNoteHandler(db)
+    consumer = _batch_consumer(db, handler)
+    before = str(uuid.uuid4())
+    consumer.handle(consumer.subscriptions[GRADE_RECORDED.routing_key], _event(before))
+    new = str(uuid.uuid4())
+    channel = RecordingChannel()
+
+    _arrive(consumer, channel, [(before, _valued("1")), (new, _valued("2")), (new, _valued("2"))])
+    consumer._settle_waiting()
+
+    assert handler.batches == [[new]]
+    assert channel.actions == [("ack", 1), ("ack", 2), ("ack", 3)]
+    assert len(_rows(db, "inbox")) == 2
+    duplicates = REGISTRY.get_sample_value("events_consumed_total", {"consumer": QUEUE, "routing_key": GRADE_RECORDED.routing_key, "outcome": "duplicate"})
+    consumer._on_message(channel, _Tag(4), pika.BasicProperties(message_id=new, type=GRADE_RECORDED.routing_key, headers={}), _valued("2").SerializeToString())
+    consumer._settle_waiting()
+    assert REGISTRY.get_sample_value("events_consumed_total", {"consumer": QUEUE, "routing_key": GRADE_RECORDED.routing_key, "outcome": "duplicate"}) == duplicates + 1
+
+
+def test_a_failing_batch_is_handled_message_by_message_so_only_the_bad_one_is_retried(db):
+    handler = BatchNoteHandler(db, poison="poison")
+    consumer = _batch_consumer(db, handler)
+    channel = RecordingChannel()
+    good, bad, other = (str(uuid.uuid4()) for _ in range(3))
+
+    _arrive(consumer, channel, [(good, _valued("5")), (bad, _valued("poison")), (other, _valued("4"))])
+    consumer._settle_waiting()
+
+    assert handler.batches == [[good, bad, other]]  # tried together first, rolled back
+    assert channel.actions[0] == ("ack", 1)
+    assert channel.actions[1][:3] == ("publish", "", retry_queue_name(QUEUE, 0)) and channel.actions[1][3][ATTEMPT_HEADER] == 1
+    assert channel.actions[2:] == [("ack", 2), ("ack", 3)]  # the bad one's original, once its copy waits
+    assert sorted(row.event_id for row in _rows(db, "notes")) == sorted([good, other])
+    assert sorted(row.event_id for row in _rows(db, "inbox")) == sorted([good, other])
+
+
+def test_an_undecodable_message_among_a_batch_is_dead_lettered_and_the_rest_handled(db):
+    handler = BatchNoteHandler(db)
+    consumer = _batch_consumer(db, handler)
+    channel = RecordingChannel()
+    good = str(uuid.uuid4())
+
+    _arrive(consumer, channel, [(str(uuid.uuid4()), b"\xff\xff\xff"), (good, _valued("5"))])
+    consumer._settle_waiting()
+
+    assert channel.actions == [("reject", 1, False), ("ack", 2)]
+    assert handler.batches == [[good]]
+
+
+def test_a_stopping_consumer_hands_waiting_messages_back_unhandled(db):
+    handler = BatchNoteHandler(db)
+    consumer = _batch_consumer(db, handler)
+    channel = RecordingChannel()
+    _arrive(consumer, channel, [(str(uuid.uuid4()), _valued("5")), (str(uuid.uuid4()), _valued("4"))])
+
+    consumer._stop.set()
+    consumer._settle_waiting()
+
+    assert channel.actions == [("nack", 1, True), ("nack", 2, True)]
+    assert handler.batches == [] and _rows(db, "inbox") == []
