@@ -108,6 +108,9 @@ def consumers(runtime: Runtime) -> list[Consumer]:
                 Subscription(ANNOUNCEMENT_PUBLISHED, lambda session, event: plan_announcement_alerts(session, event, contacts.roster)),
             ],
             retry_delays_ms=tuple(runtime.settings.retry_delays_ms),
+            # A term's end brings thousands of grades a minute: up to 100 are planned together
+            # (one transaction, one question to identity per school) instead of 20.
+            prefetch=100,
             after_commit=dispatcher(runtime).wake.set,
         )
     ]
