@@ -80,3 +80,8 @@ class FakeSmsApi:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+    def to(self, phone: str) -> list[dict]:
+        """What was accepted for an E.164 number."""
+        with self._lock:
+            return [m for m in self.accepted if m["to"] == phone.lstrip("+")]
