@@ -48,6 +48,9 @@ class NotifySettings(ServiceSettings):
     # The parent is reminded this many days before extended access ends; checked this often.
     reminder_days: int = Field(14, ge=1, le=400)
     reminder_interval_seconds: float = Field(600.0, gt=0, le=86400)
+    # SMS handed to the provider at once: a provider answers in 100-300 ms, so each connection
+    # carries 3-10 SMS a second (docs/capacity.md).
+    send_concurrency: int = Field(8, ge=1, le=64)
 
 
 def provider_for(settings: NotifySettings):
@@ -69,7 +72,8 @@ def provider_for(settings: NotifySettings):
 def dispatcher(runtime: Runtime) -> Dispatcher:
     from services.notify.alerts import Dispatcher
 
-    return Dispatcher(runtime.database, provider_for(runtime.settings))
+    concurrency = runtime.settings.send_concurrency
+    return Dispatcher(runtime.database, provider_for(runtime.settings), batch_size=max(20, 2 * concurrency), concurrency=concurrency)
 
 
 def consumers(runtime: Runtime) -> list[Consumer]:

@@ -183,6 +183,15 @@ def test_the_dispatcher_hands_a_batch_over_on_several_connections_and_records_ea
     states = {sms_id: _state(database, sms_id) for sms_id in ids}
     assert [s[0] for s in states.values()].count("sent") == 11
     assert states[ids[5]][:2] == ("queued", 1) and states[ids[5]][2] is not None  # its own back-off
+    from sqlalchemy import select
+
+    from dziennik.notify.v1.events_pb2 import SmsSent
+    from platform_kit.bus.tables import OUTBOX_TABLE
+
+    with database.transaction() as session:
+        news = session.execute(select(OUTBOX_TABLE.c.routing_key, OUTBOX_TABLE.c.payload, OUTBOX_TABLE.c.headers)).all()
+    assert {routing_key for routing_key, _, _ in news} == {"notify.sms_sent.v1"}
+    assert sorted(SmsSent.FromString(payload).sms_id for _, payload, _ in news) == sorted(i for i in ids if i != ids[5])  # one event per SMS sent
 
 
 def _state(database, sms_id):
@@ -252,3 +261,16 @@ def test_smsapi_keeps_one_connection_open_for_many_sms(fake_smsapi, monkeypatch)
     for n in range(5):
         provider.send(idx=f"{n}f8fad5b-d9cb-469f-a165-70867728950e", to="+48600100200", body="Dziennik: test", parts=1)
     assert len(fake_smsapi.accepted) == 5 and len(opened) == 1
+
+
+def test_how_many_sms_go_out_at_once_is_configured_within_bounds(monkeypatch):
+    from pydantic import ValidationError
+
+    from services.notify.service import NotifySettings
+
+    assert NotifySettings().send_concurrency == 8
+    monkeypatch.setenv("NOTIFY_SEND_CONCURRENCY", "32")
+    assert NotifySettings().send_concurrency == 32
+    monkeypatch.setenv("NOTIFY_SEND_CONCURRENCY", "0")
+    with pytest.raises(ValidationError):
+        NotifySettings()
