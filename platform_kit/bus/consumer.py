@@ -8,7 +8,8 @@ message is rejected into the dead-letter queue while the consumer goes on with o
 A subscription with `handle_many` takes the messages of its type that arrived together (up to the
 prefetch) in one transaction with their inbox rows: a class's grades become one transaction and
 one question to each service asked, not thirty. If that transaction fails, each message is
-handled alone, so one bad message is retried and dead-lettered by itself as above.
+handled alone, so one bad message is retried and dead-lettered by itself as above; if it failed
+for an outage of a dependency, the whole batch waits in the first delay queue instead.
 """
 from __future__ import annotations
 
@@ -198,17 +199,24 @@ class Consumer:
         try:
             fresh = self.handle_many(subscription, [event for _, event in events])
         except Exception as exc:
+            if is_transient(exc):
+                # A dependency is away: every message would wait for it alone, one after another.
+                log.warning("%d %s wait for an outage: %r", len(events), subscription.event_type.routing_key, exc)
+                for delivery, _ in events:
+                    self._settle(delivery, lambda: "waiting")
+                return
             log.info("%d %s handled together failed (%r); handling each alone", len(events), subscription.event_type.routing_key, exc)
             for delivery, _ in events:
                 self._settle(delivery, lambda d=delivery: self._process(d.properties, dict(d.properties.headers or {}), d.body))
             return
         finally:
             reset_correlation_id(token)
+        wake = bool(fresh)
         for delivery, event in events:
             handled_now = event.event_id in fresh
             fresh.discard(event.event_id)  # a second copy in the same batch is a duplicate
             self._settle(delivery, lambda event=event, handled_now=handled_now: self._logged(event, handled_now))
-        if self.after_commit is not None:
+        if wake and self.after_commit is not None:
             self.after_commit()
 
     def _process(self, properties, headers: dict, body: bytes) -> str:

@@ -542,3 +542,38 @@ def test_a_stopping_consumer_hands_waiting_messages_back_unhandled(db):
 
     assert channel.actions == [("nack", 1, True), ("nack", 2, True)]
     assert handler.batches == [] and _rows(db, "inbox") == []
+
+
+def test_a_batch_that_meets_an_outage_waits_whole_in_the_first_delay_queue_without_using_attempts(db):
+    class Outage(BatchNoteHandler):
+        def many(self, session, events):
+            self.batches.append([event.event_id for event in events])
+            raise Unavailable("identity does not answer")
+
+    handler = Outage(db)
+    woken = []
+    consumer = _batch_consumer(db, handler, after_commit=lambda: woken.append(1))
+    channel = RecordingChannel()
+    _arrive(consumer, channel, [(str(uuid.uuid4()), _valued("5")), (str(uuid.uuid4()), _valued("4"))])
+
+    consumer._settle_waiting()
+
+    assert len(handler.batches) == 1 and handler.calls == []  # not tried again one by one
+    published = [action for action in channel.actions if action[0] == "publish"]
+    assert [action[2] for action in published] == [retry_queue_name(QUEUE, 0)] * 2
+    assert all(ATTEMPT_HEADER not in action[3] for action in published)
+    assert [action for action in channel.actions if action[0] == "ack"] == [("ack", 1), ("ack", 2)]
+    assert _rows(db, "inbox") == [] and woken == []
+
+
+def test_a_batch_of_events_all_handled_before_does_not_wake_anyone(db):
+    handler = BatchNoteHandler(db)
+    woken = []
+    consumer = _batch_consumer(db, handler, after_commit=lambda: woken.append(1))
+    event_id = str(uuid.uuid4())
+    consumer.handle(consumer.subscriptions[GRADE_RECORDED.routing_key], _event(event_id))
+
+    _arrive(consumer, RecordingChannel(), [(event_id, _valued("5"))])
+    consumer._settle_waiting()
+
+    assert handler.batches == [] and woken == []
