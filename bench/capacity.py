@@ -182,6 +182,10 @@ def _reading(results: dict) -> list[str]:
         "- The broker's and PostgreSQL's own limits (connections, fsync, lock contention) are not modelled beyond CPU; PostgreSQL "
         "connections are: every replica holds a pool, so put PgBouncer in front of each database well before hundreds of replicas.",
         "- Memory: see the memory table in bench/results/latest.md (idle and peak RSS per process) for pod requests and limits.",
+        "- The SMS provider's latency: the bench's fake answers in about a millisecond, a real provider in 100-300 ms, so one "
+        "notify-consumer hands over `NOTIFY_SEND_CONCURRENCY` (8) SMS at a time, 25-80 per second. At the term-end peak (one SMS "
+        "per grade) that is 25-80 consumers at the default, or the setting raised to 64 in the 6 above (and the provider's own "
+        "rate limit asked for).",
         "",
     ]
 
