@@ -106,7 +106,7 @@ def _settings(row: Preference | None) -> rules.Settings:
 def _settings_of_many(session: Session, user_ids: set[str]) -> dict[str, rules.Settings]:
     """Everyone's settings in one statement; the defaults for those who never saved any."""
     found = {row.user_id: _settings(row) for row in session.scalars(select(Preference).where(Preference.user_id.in_(user_ids)))} if user_ids else {}
-    return {user_id: found.get(user_id) or rules.Settings() for user_id in user_ids}
+    return {user_id: found.get(user_id, rules.Settings()) for user_id in user_ids}
 
 
 def _hold(settings: rules.Settings, earliest: datetime | None = None) -> datetime | None:

@@ -30,7 +30,8 @@ class IdentityContacts:
 
     def of_school(self, school_id: str, student_ids: list[str]) -> dict[str, StudentContacts]:
         """Some of a school's students in one question (a batch of grades); a student identity
-        does not list there (no class this year, or no school in the event) is asked alone."""
+        does not list there (enrolled in none of that school's classes, or no school named in the
+        event) is asked alone."""
         found: dict[str, StudentContacts] = {}
         if school_id:
             answer = self.stub.ListStudentContacts(identity_pb2.ListStudentContactsRequest(school_id=school_id, student_ids=student_ids), metadata=self.metadata)
