@@ -194,8 +194,8 @@ class Consumer:
         if not events:
             return
         # The handler's own log lines carry the request's id when the batch is one request's.
-        requests = {event.correlation_id for _, event in events}
-        token = set_correlation_id(requests.pop() if len(requests) == 1 else None)
+        correlation_ids = {event.correlation_id for _, event in events}
+        token = set_correlation_id(correlation_ids.pop() if len(correlation_ids) == 1 else None)
         try:
             fresh = self.handle_many(subscription, [event for _, event in events])
         except Exception as exc:

@@ -274,3 +274,15 @@ def test_how_many_sms_go_out_at_once_is_configured_within_bounds(monkeypatch):
     monkeypatch.setenv("NOTIFY_SEND_CONCURRENCY", "0")
     with pytest.raises(ValidationError):
         NotifySettings()
+
+
+def test_the_provider_session_takes_the_ca_bundle_the_environment_names(monkeypatch, tmp_path):
+    from services.notify.providers import http_session
+
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    assert http_session("https://api.smsapi.pl").verify == str(bundle)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    assert http_session("https://api.smsapi.pl").verify is True

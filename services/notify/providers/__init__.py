@@ -3,7 +3,6 @@
 crash cannot reach the parent twice."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -38,7 +37,8 @@ def http_session(base_url: str) -> requests.Session:
     import requests  # imported here: requests (~5 MB) only where SMS are sent
 
     session = requests.Session()
-    session.proxies = requests.utils.get_environ_proxies(base_url)
-    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    # requests' own reading of the environment (proxies with NO_PROXY, REQUESTS_CA_BUNDLE, …), once
+    settings = session.merge_environment_settings(base_url, {}, None, None, None)
+    session.proxies, session.verify = settings["proxies"], settings["verify"]
     session.trust_env = False
     return session
