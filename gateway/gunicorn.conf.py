@@ -32,3 +32,10 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    # The app is loaded: what it loaded lives as long as the worker (platform_kit/heap.py).
+    from platform_kit.heap import freeze_startup_objects
+
+    freeze_startup_objects()

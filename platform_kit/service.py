@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from platform_kit.auth import TokenVerifier
 from platform_kit.config import ConfigError, ServiceSettings, load_settings
 from platform_kit.db import Database, database_url
+from platform_kit.heap import freeze_startup_objects
 from platform_kit.logs import configure_logging
 from platform_kit.metrics import start_metrics_server
 
@@ -127,6 +128,7 @@ def serve(definition: ServiceDefinition, runtime: Runtime, stop: threading.Event
         service_token=settings.service_token,
         max_workers=settings.grpc_workers,
     )
+    freeze_startup_objects()
     server.start()
     log.info("%s answers gRPC on port %d", definition.name, port)
     # Ready when the database answers. Not the broker: a server writes events to its outbox, so it
@@ -145,7 +147,9 @@ def relay(definition: ServiceDefinition, runtime: Runtime, stop: threading.Event
     from platform_kit.bus.amqp import Publisher
     from platform_kit.bus.relay import OutboxRelay
 
-    OutboxRelay(runtime.database, Publisher(runtime.settings.amqp_url, app_id=definition.name)).run(stop)
+    outbox = OutboxRelay(runtime.database, Publisher(runtime.settings.amqp_url, app_id=definition.name))
+    freeze_startup_objects()
+    outbox.run(stop)
 
 
 def consume(definition: ServiceDefinition, runtime: Runtime, stop: threading.Event) -> None:
@@ -153,6 +157,7 @@ def consume(definition: ServiceDefinition, runtime: Runtime, stop: threading.Eve
     workers += [threading.Thread(target=task, args=(runtime, stop), name=task.__name__) for task in definition.background]
     if not workers:
         log.info("%s has no consumers", definition.name)
+    freeze_startup_objects()
     for worker in workers:
         worker.start()
     for worker in workers:

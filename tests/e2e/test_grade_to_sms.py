@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import wait_for
 
@@ -91,6 +92,10 @@ def test_every_process_kind_reports_metrics(system, school):
     assert 'events_published_total{routing_key="gradebook.grade_recorded.v1"}' in relay
     consumer = requests.get(system.metrics_url("notify-consumer"), timeout=10).text
     assert 'events_consumed_total{consumer="notify.sms_alerts",outcome="handled",routing_key="gradebook.grade_recorded.v1"}' in consumer
+    # Every kind of process froze what it loaded at start (platform_kit/heap.py).
+    for text in (gateway, gradebook, relay, consumer):
+        [frozen] = [s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == "python_gc_frozen_objects"]
+        assert frozen > 10_000
 
 
 def test_identity_publishes_the_keys_that_verify_access_tokens(system, school):
