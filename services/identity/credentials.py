@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from functools import cache
 
@@ -16,11 +20,54 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from platform_kit.auth import ACCESS_TOKEN_TYPE, AUDIENCE, ISSUER
+from platform_kit.heap import TrimWhenQuiet
 
 MFA_AUDIENCE = "dziennik-mfa"
 
 # OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
 PASSWORDS = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+class PasswordWork:
+    """Where argon2id runs: at most `at_once` hashes or checks at a time, and their memory handed
+    back once sign-ins pause.
+
+    Each takes 19 MiB and ~18 ms of one core. gRPC answers sign-ins in up to IDENTITY_GRPC_WORKERS
+    threads; more checks at once than cores only made each slower — its 19 MiB faulted in anew and
+    fighting for the caches: 16 at once on 2 cores 25 ms of CPU per check and 79 checks a second,
+    2 at once 18 ms and 106 a second, resident memory at the peak 366 → 62–81 MB. A sign-in past
+    the limit waits for a slot, as it would have waited for a core."""
+
+    def __init__(self, at_once: int) -> None:
+        self.at_once = at_once
+        self._slots = threading.BoundedSemaphore(at_once)
+        # Buffers stay for the next check during a burst; one malloc arena
+        # (services/identity/__main__.py) lets them go back to the system after it.
+        self.memory = TrimWhenQuiet(quiet_seconds=5.0)
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        with self._slots:
+            try:
+                yield
+            finally:
+                self.memory.touched()
+
+
+ARGON2 = PasswordWork(available_cores())
+
+
+def limit_password_work(at_once: int) -> None:
+    """At most `at_once` argon2id computations at a time from now on (IDENTITY_PASSWORD_CHECKS_AT_ONCE)."""
+    global ARGON2
+    ARGON2 = PasswordWork(at_once)
 
 
 @cache
@@ -29,17 +76,19 @@ def _dummy_hash() -> str:
     sign-in rather than at import: glibc hands the first freed argon2 buffer (19 MiB) back to the
     system but keeps later ones in the heap, so a hash at import left 19 MiB resident in a server
     that had only created its superadmin."""
-    return PASSWORDS.hash(secrets.token_hex(16))
+    return hash_password(secrets.token_hex(16))
 
 
 def hash_password(password: str) -> str:
-    return PASSWORDS.hash(password)
+    with ARGON2.slot():
+        return PASSWORDS.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     dummy = _dummy_hash()  # for a known login too: the first sign-in takes as long either way
     try:
-        return PASSWORDS.verify(password_hash or dummy, password) and password_hash is not None
+        with ARGON2.slot():
+            return PASSWORDS.verify(password_hash or dummy, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -27,14 +27,20 @@ class IdentitySettings(ServiceSettings):
     # The alarm for an account changing more than this many grades within the window (takeovers).
     audit_bulk_threshold: int = Field(200, ge=1)
     audit_bulk_window_seconds: int = Field(600, ge=10, le=86400)
+    # argon2id hashes and checks running at once (each 19 MiB, one core): the cores the pod may
+    # use. Unset: the CPUs this process may run on (a container's CPU limit is not among them).
+    password_checks_at_once: int | None = Field(None, ge=1, le=256)
 
 
 @cache
 def sessions(runtime: Runtime) -> Sessions:
     # imported here: argon2, PyJWT and cryptography only in the server (memory of relay and consumer)
+    from services.identity.credentials import limit_password_work
     from services.identity.sessions import Sessions
 
     settings: IdentitySettings = runtime.settings  # type: ignore[assignment]
+    if settings.password_checks_at_once:
+        limit_password_work(settings.password_checks_at_once)
     return Sessions(
         runtime.database,
         access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
