@@ -24,6 +24,8 @@ from functools import cache
 
 from prometheus_client import Gauge
 
+log = logging.getLogger(__name__)
+
 FROZEN_OBJECTS = Gauge(
     "python_gc_frozen_objects",
     "Objects made while the process started, moved out of the garbage collector's reach (platform_kit/heap.py).",
@@ -42,7 +44,6 @@ def freeze_startup_objects() -> int:
     return frozen
 
 
-log = logging.getLogger(__name__)
 M_ARENA_MAX = -8  # glibc's mallopt parameter
 
 
