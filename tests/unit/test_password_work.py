@@ -55,20 +55,26 @@ def test_no_more_checks_run_at_once_than_the_limit_and_each_answers_rightly(hash
     def sign_in(n: int) -> None:
         answers[n] = credentials.verify_password(stored, "Wiosna-2026" if n % 2 else "zle-haslo")
 
-    threads = [threading.Thread(target=sign_in, args=(n,)) for n in range(8)]
+    threads = [threading.Thread(target=sign_in, args=(n,), daemon=True) for n in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=10)
 
+    assert not any(thread.is_alive() for thread in threads)
     assert hasher.most == 2
     assert answers == {n: bool(n % 2) for n in range(8)}
 
 
 def test_a_wrong_password_frees_its_slot_and_marks_the_memory_used(hasher):
     stored = credentials.hash_password("Wiosna-2026")
-    for _ in range(5):  # more failures than slots: a leaked slot would hang the fifth
-        assert not credentials.verify_password(stored, "zle-haslo")
+    answers: list[bool] = []
+    # More failures than slots: had a failure kept its slot, the third would wait for ever.
+    signing_in = threading.Thread(target=lambda: answers.extend(credentials.verify_password(stored, "zle-haslo") for _ in range(5)), daemon=True)
+    signing_in.start()
+    signing_in.join(timeout=10)
+
+    assert not signing_in.is_alive() and answers == [False] * 5
     assert credentials.ARGON2.memory._last_touched is not None
 
 
