@@ -1,16 +1,28 @@
 """Configuration from environment variables, checked once at start-up.
 
-Each process declares a pydantic-settings class; `load_settings` turns a missing or malformed
-variable into one `ConfigError` that names the variable and says what is expected.
+Each process declares its settings as a class of typed fields (`@settings` / `@service_settings`
+make it a keyword-only dataclass); `setting(...)` gives a field its default, the variable that
+sets it when that is not `<PREFIX><FIELD>`, its bounds (msgspec's `Meta`: ge, le, gt,
+min_length, max_length, pattern) and a check of its own. `load_settings` reads every variable,
+converts each value to the field's type with msgspec, and reports every problem at once in one
+`ConfigError` that names each variable and says what is expected.
+
+Not pydantic-settings: it kept ~10 MB of every process resident (issue #11's 80 MB per process;
+docs/memory.md) for what this module does with msgspec (~1.5 MB).
 """
 from __future__ import annotations
 
-import re
+import dataclasses
+import json
+import os
+import types
+import typing
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+import msgspec
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/%2F"
 
@@ -24,126 +36,205 @@ DEFAULT_GRPC_PORTS = {
     "notify": 50056,
 }
 
+PORT = {"ge": 0, "le": 65535}
+
 
 class ConfigError(Exception):
     """A configuration value is missing or malformed; the message is meant for an operator."""
 
 
-class CommonSettings(BaseSettings):
+def setting(default: Any, env: str | None = None, *, check: Callable[[Any], Any] | None = None, **bounds: Any) -> Any:
+    """A settings field: its default, the variable that sets it (None: the class's prefix and the
+    field's name in capitals), msgspec.Meta bounds, and `check(value)`, which returns the value
+    to keep or raises ValueError saying what is expected. Defaults are taken as they are."""
+    metadata = {"env": env, "check": check, "meta": msgspec.Meta(**bounds) if bounds else None}
+    if isinstance(default, list):
+        return dataclasses.field(default_factory=lambda: list(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+S = TypeVar("S")
+
+
+def settings(prefix: str = "") -> Callable[[type[S]], type[S]]:
+    """Makes a settings class: its fields (not set otherwise) read `<prefix><FIELD>`."""
+
+    def make(cls: type[S]) -> type[S]:
+        cls.env_prefix = prefix  # type: ignore[attr-defined]
+        return dataclasses.dataclass(kw_only=True, repr=False)(cls)
+
+    return make
+
+
+def service_settings(service: str) -> Callable[[type[S]], type[S]]:
+    """A service's settings: `<SERVICE>_DATABASE_URL`, `<SERVICE>_GRPC_PORT`, …"""
+    return settings(f"{service.upper()}_")
+
+
+def _amqp_scheme(value: str) -> str:
+    if not value.startswith(("amqp://", "amqps://")):
+        raise ValueError("must be an amqp:// or amqps:// URL")
+    return value
+
+
+def _log_level(value: str) -> str:
+    value = value.upper()
+    if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+    return value
+
+
+def _database_scheme(value: str | None) -> str | None:
+    if value and not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
+        raise ValueError("must be a sqlite:/// or postgresql:// URL")
+    return value
+
+
+@settings()
+class CommonSettings:
     """Names shared by every process (see ARCHITECTURE.md)."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
-
-    var_dir: Path = Field(Path("var"), validation_alias="DZIENNIK_VAR_DIR")
-    amqp_url: str = Field(DEFAULT_AMQP_URL, validation_alias="AMQP_URL")
-    metrics_port: int | None = Field(None, ge=0, le=65535, validation_alias="METRICS_PORT")
-    log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+    var_dir: Path = setting(Path("var"), "DZIENNIK_VAR_DIR")
+    amqp_url: str = setting(DEFAULT_AMQP_URL, "AMQP_URL", check=_amqp_scheme)
+    metrics_port: int | None = setting(None, "METRICS_PORT", **PORT)
+    log_level: str = setting("INFO", "LOG_LEVEL", check=_log_level)
     # Services authenticate to each other with this shared secret (event consumers have no user).
-    service_token: str = Field("dev-service-token", min_length=16, validation_alias="DZIENNIK_SERVICE_TOKEN")
-    grpc_deadline_seconds: float = Field(5.0, gt=0, le=120, validation_alias="DZIENNIK_GRPC_DEADLINE")
+    service_token: str = setting("dev-service-token", "DZIENNIK_SERVICE_TOKEN", min_length=16)
+    grpc_deadline_seconds: float = setting(5.0, "DZIENNIK_GRPC_DEADLINE", gt=0, le=120)
 
-    @field_validator("amqp_url")
-    @classmethod
-    def _amqp_scheme(cls, value: str) -> str:
-        if not value.startswith(("amqp://", "amqps://")):
-            raise ValueError("must be an amqp:// or amqps:// URL")
-        return value
+    def check(self) -> None:
+        """Rules across fields, once every field is valid: raise ValueError saying what is wrong."""
 
-    @field_validator("log_level")
-    @classmethod
-    def _log_level(cls, value: str) -> str:
-        value = value.upper()
-        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
-        return value
+    def __repr__(self) -> str:  # settings may be logged: values that may hold a credential are not shown
+        shown = (f"{name}={'***' if _secret(field.variable) else repr(getattr(self, name))}" for name, field in _fields(type(self)).items())
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     def grpc_target(self, service: str) -> str:
         """Where `service` answers gRPC: `<SERVICE>_GRPC_TARGET`, else localhost on its port."""
         return _grpc_targets().get(service) or f"127.0.0.1:{_grpc_port(service)}"
 
 
+@settings()
 class ServiceSettings(CommonSettings):
-    """Settings of one service. A subclass sets `env_prefix` to `<SERVICE>_` and its `grpc_port`:
+    """Settings of one service. A subclass names its service and sets its `grpc_port`:
 
+        @service_settings("gradebook")
         class GradebookSettings(ServiceSettings):
-            model_config = service_config("gradebook")
-            grpc_port: int = DEFAULT_GRPC_PORTS["gradebook"]
+            grpc_port: int = setting(DEFAULT_GRPC_PORTS["gradebook"], **PORT)
     """
 
-    database_url: str | None = None
-    grpc_port: int = Field(0, ge=0, le=65535)
+    database_url: str | None = setting(None, check=_database_scheme)
+    grpc_port: int = setting(0, **PORT)
     migrate_on_start: bool = True
-    grpc_workers: int = Field(16, ge=1, le=512)
-    stop_grace_seconds: float = Field(10.0, ge=0, le=300)
+    grpc_workers: int = setting(16, ge=1, le=512)
+    stop_grace_seconds: float = setting(10.0, ge=0, le=300)
     # Delays of a failing event's retries (JSON list); after the last one it is dead-lettered.
-    retry_delays_ms: list[int] = Field([1_000, 10_000, 60_000], max_length=10)
-
-    @field_validator("grpc_port")
-    @classmethod
-    def _port_range(cls, value: int) -> int:  # subclasses redeclare the field with their default
-        if not 0 <= value <= 65535:
-            raise ValueError("must be a port number from 0 to 65535")
-        return value
-
-    @field_validator("database_url")
-    @classmethod
-    def _database_scheme(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
-            raise ValueError("must be a sqlite:/// or postgresql:// URL")
-        return value
-
-
-def service_config(service: str) -> SettingsConfigDict:
-    """Settings config reading `<SERVICE>_DATABASE_URL`, `<SERVICE>_GRPC_PORT`, …"""
-    return SettingsConfigDict(env_prefix=f"{service.upper()}_", extra="ignore", populate_by_name=True)
-
-
-S = TypeVar("S", bound=BaseSettings)
+    retry_delays_ms: list[int] = setting([1_000, 10_000, 60_000], max_length=10)
 
 
 def load_settings(cls: type[S], **overrides: Any) -> S:
-    """Read `cls` from the environment; raise ConfigError naming each bad variable."""
-    try:
-        return cls(**overrides)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "?"
-            name = env_name(cls, field)
-            problems.append(f"{name}: {error['msg']}{_shown(name, error.get('input'))}")
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems)) from None
-    except SettingsError as exc:  # a value that is not even parseable, e.g. a broken JSON list
-        match = re.search(r'field "(\w+)"', str(exc))
-        name = env_name(cls, match.group(1)) if match else "?"
-        raise ConfigError(f"invalid configuration:\n  {name}: cannot be parsed (a list is written as JSON, e.g. [1000, 5000])") from None
+    """Read `cls` from the environment (`overrides`, by field name, win over it); raise ConfigError
+    naming each bad variable."""
+    fields = _fields(cls)
+    unknown = set(overrides) - set(fields)
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no setting {', '.join(sorted(unknown))}")
+    values, problems = {}, []
+    for name, field in fields.items():
+        if name in overrides:
+            raw = overrides[name]
+        elif field.variable in os.environ:
+            raw = os.environ[field.variable]
+        else:
+            continue  # the default
+        try:
+            values[name] = field.read(raw)
+        except ValueError as exc:  # msgspec.ValidationError is one
+            problems.append(f"{field.variable}: {exc}{_shown(field.variable, raw)}")
+    if not problems:
+        loaded = cls(**values)
+        try:
+            loaded.check()  # type: ignore[attr-defined]
+            return loaded
+        except ValueError as exc:
+            problems.append(str(exc))
+    raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def env_name(cls: type, field: str) -> str:
+    """The environment variable that sets `field` of `cls`."""
+    return _fields(cls)[field].variable
+
+
+def variables(cls: type) -> set[str]:
+    """Every environment variable `cls` reads."""
+    return {field.variable for field in _fields(cls).values()}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Field:
+    variable: str
+    kind: Any  # the type msgspec converts to, bounds included
+    optional: bool
+    list_: bool
+    path: bool
+    check: Callable[[Any], Any] | None
+
+    def read(self, raw: Any) -> Any:
+        if self.optional and raw in ("", None):
+            return None
+        if self.list_ and isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except json.JSONDecodeError:
+                raise ValueError("cannot be parsed (a list is written as JSON, e.g. [1000, 5000])") from None
+        value = msgspec.convert(str(raw) if self.path else raw, self.kind, strict=False)
+        if self.path:
+            value = Path(value)
+        return self.check(value) if self.check else value
+
+
+@cache
+def _fields(cls: type) -> dict[str, _Field]:
+    hints = typing.get_type_hints(cls)
+    found = {}
+    for field in dataclasses.fields(cls):
+        kind, optional = _without_none(hints[field.name])
+        meta = field.metadata.get("meta")
+        path = kind is Path
+        found[field.name] = _Field(
+            variable=field.metadata.get("env") or f"{cls.env_prefix}{field.name}".upper(),  # type: ignore[attr-defined]
+            kind=typing.Annotated[str if path else kind, meta] if meta else (str if path else kind),
+            optional=optional,
+            list_=typing.get_origin(kind) is list,
+            path=path,
+            check=field.metadata.get("check"),
+        )
+    return found
+
+
+def _without_none(hint: Any) -> tuple[Any, bool]:
+    """`int | None` -> (int, True); bounds apply to the value, not to its absence."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint):
+        rest = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        return (rest[0] if len(rest) == 1 else typing.Union[tuple(rest)]), True
+    return hint, False
 
 
 _SECRET_NAMES = ("TOKEN", "PASSWORD", "SECRET", "KEY", "URL")
 
 
+def _secret(variable: str) -> bool:
+    """The variable may hold a credential (a token, a password, a URL with a password in it)."""
+    return any(part in variable for part in _SECRET_NAMES)
+
+
 def _shown(name: str, value: object) -> str:
     """The rejected value for the message, unless it may hold a credential."""
-    if value is None or isinstance(value, dict) or any(part in name for part in _SECRET_NAMES):
-        return ""
-    return f" (got {value!r})"
-
-
-def env_name(cls: type[BaseSettings], field: str) -> str:
-    """The environment variable that sets `field` of `cls`."""
-    info = cls.model_fields.get(field)
-    if info is None:  # pydantic reports aliased fields by their alias already
-        return field
-    alias = info.validation_alias
-    if isinstance(alias, str):
-        return alias
-    if isinstance(alias, AliasChoices):
-        return str(alias.choices[0])
-    return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
+    return "" if value is None or _secret(name) else f" (got {value!r})"
 
 
 def _grpc_port(service: str) -> int:
-    import os
-
     raw = os.environ.get(f"{service.upper()}_GRPC_PORT")
     if raw is None:
         return DEFAULT_GRPC_PORTS[service]
@@ -153,6 +244,5 @@ def _grpc_port(service: str) -> int:
 
 
 def _grpc_targets() -> dict[str, str]:
-    import os
-
     return {s: os.environ[f"{s.upper()}_GRPC_TARGET"] for s in DEFAULT_GRPC_PORTS if os.environ.get(f"{s.upper()}_GRPC_TARGET")}
+

@@ -4,16 +4,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
+from platform_kit.config import DEFAULT_GRPC_PORTS, PORT, ServiceSettings, service_settings, setting
 from platform_kit.service import Runtime, ServiceDefinition
 
 if TYPE_CHECKING:
     from platform_kit.grpc_server import Registration
 
 
+@service_settings("attendance")
 class AttendanceSettings(ServiceSettings):
-    model_config = service_config("attendance")
-    grpc_port: int = DEFAULT_GRPC_PORTS["attendance"]
+    grpc_port: int = setting(DEFAULT_GRPC_PORTS["attendance"], **PORT)
 
 
 def grpc_services(runtime: Runtime) -> list[Registration]:

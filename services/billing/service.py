@@ -4,27 +4,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field
-
-from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
+from platform_kit.config import DEFAULT_GRPC_PORTS, PORT, ServiceSettings, service_settings, setting
 from platform_kit.service import Runtime, ServiceDefinition
 
 if TYPE_CHECKING:
     from platform_kit.grpc_server import Registration
 
 
+@service_settings("billing")
 class BillingSettings(ServiceSettings):
-    model_config = service_config("billing")
-    grpc_port: int = DEFAULT_GRPC_PORTS["billing"]
-    public_url: str = Field("http://localhost:8080", validation_alias="DZIENNIK_PUBLIC_URL", pattern=r"^https?://")
+    grpc_port: int = setting(DEFAULT_GRPC_PORTS["billing"], **PORT)
+    public_url: str = setting("http://localhost:8080", "DZIENNIK_PUBLIC_URL", pattern=r"^https?://")
     # Defaults fit the PayU simulator that `make run` starts; production sets PayU's values.
-    payu_base_url: str = Field("http://127.0.0.1:8090", validation_alias="PAYU_BASE_URL", pattern=r"^https?://")
-    payu_pos_id: str = Field("300746", validation_alias="PAYU_POS_ID")
-    payu_client_id: str = Field("300746", validation_alias="PAYU_CLIENT_ID")
-    payu_client_secret: str = Field("simulator-client-secret", validation_alias="PAYU_CLIENT_SECRET")
-    payu_second_key: str = Field("simulator-second-key", validation_alias="PAYU_SECOND_KEY", min_length=8)
-    account_number: str = Field("PL61 1090 1014 0000 0712 1981 2874", validation_alias="BILLING_ACCOUNT_NUMBER")
-    recipient: str = Field("Dziennik — płatności szkolne", validation_alias="BILLING_RECIPIENT")
+    payu_base_url: str = setting("http://127.0.0.1:8090", "PAYU_BASE_URL", pattern=r"^https?://")
+    payu_pos_id: str = setting("300746", "PAYU_POS_ID")
+    payu_client_id: str = setting("300746", "PAYU_CLIENT_ID")
+    payu_client_secret: str = setting("simulator-client-secret", "PAYU_CLIENT_SECRET")
+    payu_second_key: str = setting("simulator-second-key", "PAYU_SECOND_KEY", min_length=8)
+    account_number: str = setting("PL61 1090 1014 0000 0712 1981 2874", "BILLING_ACCOUNT_NUMBER")
+    recipient: str = setting("Dziennik — płatności szkolne", "BILLING_RECIPIENT")
 
 
 def grpc_services(runtime: Runtime) -> list[Registration]:

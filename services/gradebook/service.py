@@ -4,21 +4,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field
-
-from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
+from platform_kit.config import DEFAULT_GRPC_PORTS, PORT, ServiceSettings, service_settings, setting
 from platform_kit.service import Runtime, ServiceDefinition
 
 if TYPE_CHECKING:
     from platform_kit.grpc_server import Registration
 
 
+@service_settings("gradebook")
 class GradebookSettings(ServiceSettings):
-    model_config = service_config("gradebook")
-    grpc_port: int = DEFAULT_GRPC_PORTS["gradebook"]
+    grpc_port: int = setting(DEFAULT_GRPC_PORTS["gradebook"], **PORT)
     # How long identity's answers about a student or a teacher are kept (0: always ask);
     # they may grant this much longer after a change, never refuse (platform_kit/cache.py).
-    people_cache_seconds: float = Field(10.0, ge=0, le=300)
+    people_cache_seconds: float = setting(10.0, ge=0, le=300)
 
 
 def grpc_services(runtime: Runtime) -> list[Registration]:

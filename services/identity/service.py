@@ -6,9 +6,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field
-
-from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
+from platform_kit.config import DEFAULT_GRPC_PORTS, PORT, ServiceSettings, service_settings, setting
 from platform_kit.service import Runtime, ServiceDefinition
 
 if TYPE_CHECKING:
@@ -17,19 +15,19 @@ if TYPE_CHECKING:
     from services.identity.sessions import Sessions
 
 
+@service_settings("identity")
 class IdentitySettings(ServiceSettings):
-    model_config = service_config("identity")
-    grpc_port: int = DEFAULT_GRPC_PORTS["identity"]
-    access_token_ttl_seconds: int = Field(900, ge=60, le=3600)
-    refresh_token_ttl_days: int = Field(30, ge=1, le=365)
-    admin_login: str | None = Field(None, validation_alias="DZIENNIK_ADMIN_LOGIN", pattern=r"^[a-z0-9._-]{3,64}$")
-    admin_password: str | None = Field(None, validation_alias="DZIENNIK_ADMIN_PASSWORD", min_length=8, max_length=64)
+    grpc_port: int = setting(DEFAULT_GRPC_PORTS["identity"], **PORT)
+    access_token_ttl_seconds: int = setting(900, ge=60, le=3600)
+    refresh_token_ttl_days: int = setting(30, ge=1, le=365)
+    admin_login: str | None = setting(None, "DZIENNIK_ADMIN_LOGIN", pattern=r"^[a-z0-9._-]{3,64}$")
+    admin_password: str | None = setting(None, "DZIENNIK_ADMIN_PASSWORD", min_length=8, max_length=64)
     # The alarm for an account changing more than this many grades within the window (takeovers).
-    audit_bulk_threshold: int = Field(200, ge=1)
-    audit_bulk_window_seconds: int = Field(600, ge=10, le=86400)
+    audit_bulk_threshold: int = setting(200, ge=1)
+    audit_bulk_window_seconds: int = setting(600, ge=10, le=86400)
     # argon2id hashes and checks running at once (each 19 MiB, one core): the cores the pod may
     # use. Unset: the CPUs this process may run on (a container's CPU limit is not among them).
-    password_checks_at_once: int | None = Field(None, ge=1, le=256)
+    password_checks_at_once: int | None = setting(None, ge=1, le=256)
 
 
 @cache

@@ -8,9 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, model_validator
-
-from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, service_config
+from platform_kit.config import DEFAULT_GRPC_PORTS, PORT, ServiceSettings, service_settings, setting
 from platform_kit.service import Runtime, ServiceDefinition
 
 if TYPE_CHECKING:
@@ -21,36 +19,34 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+@service_settings("notify")
 class NotifySettings(ServiceSettings):
-    model_config = service_config("notify")
-    grpc_port: int = DEFAULT_GRPC_PORTS["notify"]
-    sms_provider: Literal["fake", "smsapi", "twilio"] = Field("fake", validation_alias="SMS_PROVIDER")
-    public_url: str = Field("http://localhost:8080", validation_alias="DZIENNIK_PUBLIC_URL", pattern=r"^https?://")
+    grpc_port: int = setting(DEFAULT_GRPC_PORTS["notify"], **PORT)
+    sms_provider: Literal["fake", "smsapi", "twilio"] = setting("fake", "SMS_PROVIDER")
+    public_url: str = setting("http://localhost:8080", "DZIENNIK_PUBLIC_URL", pattern=r"^https?://")
     # The secret in SMSAPI's callback URL (SMSAPI does not sign its delivery reports).
-    callback_secret: str = Field("dev-sms-callback-secret", validation_alias="SMS_CALLBACK_SECRET", min_length=12)
-    smsapi_base_url: str = Field("https://api.smsapi.pl", validation_alias="SMSAPI_BASE_URL", pattern=r"^https?://")
-    smsapi_token: str = Field("", validation_alias="SMSAPI_TOKEN")
-    smsapi_sender: str = Field("Dziennik", validation_alias="SMSAPI_SENDER", max_length=11)
-    twilio_base_url: str = Field("https://api.twilio.com", validation_alias="TWILIO_BASE_URL", pattern=r"^https?://")
-    twilio_account_sid: str = Field("", validation_alias="TWILIO_ACCOUNT_SID")
-    twilio_auth_token: str = Field("", validation_alias="TWILIO_AUTH_TOKEN")
-    twilio_from: str = Field("", validation_alias="TWILIO_FROM")
+    callback_secret: str = setting("dev-sms-callback-secret", "SMS_CALLBACK_SECRET", min_length=12)
+    smsapi_base_url: str = setting("https://api.smsapi.pl", "SMSAPI_BASE_URL", pattern=r"^https?://")
+    smsapi_token: str = setting("", "SMSAPI_TOKEN")
+    smsapi_sender: str = setting("Dziennik", "SMSAPI_SENDER", max_length=11)
+    twilio_base_url: str = setting("https://api.twilio.com", "TWILIO_BASE_URL", pattern=r"^https?://")
+    twilio_account_sid: str = setting("", "TWILIO_ACCOUNT_SID")
+    twilio_auth_token: str = setting("", "TWILIO_AUTH_TOKEN")
+    twilio_from: str = setting("", "TWILIO_FROM")
+    # An absence alert waits this long after the latest absence, to list the day's other lessons.
+    absence_delay_seconds: int = setting(1800, ge=0, le=6 * 3600)
+    # The parent is reminded this many days before extended access ends; checked this often.
+    reminder_days: int = setting(14, ge=1, le=400)
+    reminder_interval_seconds: float = setting(600.0, gt=0, le=86400)
+    # SMS handed to the provider at once: a provider answers in 100-300 ms, so each connection
+    # carries 3-10 SMS a second (docs/capacity.md).
+    send_concurrency: int = setting(8, ge=1, le=64)
 
-    @model_validator(mode="after")
-    def _provider_credentials(self):
+    def check(self) -> None:
         if self.sms_provider == "smsapi" and not self.smsapi_token:
             raise ValueError("SMS_PROVIDER=smsapi needs SMSAPI_TOKEN")
         if self.sms_provider == "twilio" and not (self.twilio_account_sid and self.twilio_auth_token and self.twilio_from):
             raise ValueError("SMS_PROVIDER=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM")
-        return self
-    # An absence alert waits this long after the latest absence, to list the day's other lessons.
-    absence_delay_seconds: int = Field(1800, ge=0, le=6 * 3600)
-    # The parent is reminded this many days before extended access ends; checked this often.
-    reminder_days: int = Field(14, ge=1, le=400)
-    reminder_interval_seconds: float = Field(600.0, gt=0, le=86400)
-    # SMS handed to the provider at once: a provider answers in 100-300 ms, so each connection
-    # carries 3-10 SMS a second (docs/capacity.md).
-    send_concurrency: int = Field(8, ge=1, le=64)
 
 
 def provider_for(settings: NotifySettings):

@@ -4,7 +4,6 @@ locked-down containers, settings in ConfigMaps and credentials only in Secrets, 
 their pods. Reads the rendered manifests only: no cluster."""
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 
@@ -55,7 +54,7 @@ def stop_grace_seconds(env: dict) -> float:
     from platform_kit.config import ServiceSettings
 
     names = [k for k in env if k.endswith("_STOP_GRACE_SECONDS")]
-    return float(env[names[0]]) if names else float(ServiceSettings.model_fields["stop_grace_seconds"].default)
+    return float(env[names[0]]) if names else ServiceSettings().stop_grace_seconds
 
 
 def gunicorn_graceful_timeout() -> float:
@@ -339,34 +338,20 @@ def test_every_variable_set_is_one_the_process_reads(overlay):
 
 
 def settings_names() -> dict[str, set[str]]:
-    """Service or gateway -> the environment variables its settings read. The services' own
-    fields are read from their service.py (importing six services takes seconds); what they
-    inherit, from platform_kit.config itself."""
-    from gateway.settings import GatewaySettings
-    from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, env_name
+    """Service or gateway -> the environment variables its settings read."""
+    import importlib
 
-    def alias_or(info, default: str) -> str:
-        alias = info.validation_alias
-        return alias if isinstance(alias, str) else str(alias.choices[0]) if alias is not None else default
+    from gateway.settings import GatewaySettings
+    from platform_kit.config import DEFAULT_GRPC_PORTS, ServiceSettings, variables
 
     targets = {f"{s.upper()}_GRPC_TARGET" for s in DEFAULT_GRPC_PORTS}  # read by CommonSettings.grpc_target
-    known = {"gateway": {env_name(GatewaySettings, f) for f in GatewaySettings.model_fields} | targets}
+    known = {"gateway": variables(GatewaySettings) | targets}
     for service in SERVICES:
-        prefix = f"{service.upper()}_"
-        names = {alias_or(info, prefix + field.upper()) for field, info in ServiceSettings.model_fields.items()}
-        tree = ast.parse((ROOT / "services" / service / "service.py").read_text())
-        settings = [c for c in tree.body if isinstance(c, ast.ClassDef) and any(getattr(b, "id", "") == "ServiceSettings" for b in c.bases)]
+        module = importlib.import_module(f"services.{service}.service")
+        settings = [c for c in vars(module).values() if isinstance(c, type) and issubclass(c, ServiceSettings) and c is not ServiceSettings]
         assert len(settings) == 1, f"services/{service}/service.py: expected one ServiceSettings subclass"
-        assert f"service_config('{service}')" in ast.unparse(settings[0]), f"{service}: settings prefix is not {prefix}"
-        for node in settings[0].body:
-            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id != "model_config":
-                alias = next(
-                    (k.value.value for call in ast.walk(node) if isinstance(call, ast.Call)
-                     for k in call.keywords if k.arg == "validation_alias" and isinstance(k.value, ast.Constant)),
-                    None,
-                )
-                names.add(alias or prefix + node.target.id.upper())
-        known[service] = names | targets
+        assert settings[0].env_prefix == f"{service.upper()}_", f"{service}: settings prefix is not {service.upper()}_"
+        known[service] = variables(settings[0]) | targets
     return known
 
 

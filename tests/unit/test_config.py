@@ -144,6 +144,94 @@ def test_malformed_json_list_is_a_config_error(monkeypatch):
     assert "GRADEBOOK_RETRY_DELAYS_MS" in _config_error()
 
 
+@pytest.mark.parametrize("raw, expected", [("true", True), ("FALSE", False), ("1", True), ("0", False)])
+def test_booleans_are_read_from_their_usual_spellings(monkeypatch, raw, expected):
+    monkeypatch.setenv("GRADEBOOK_MIGRATE_ON_START", raw)
+
+    assert load_settings(GradebookSettings).migrate_on_start is expected
+
+
+def test_a_boolean_that_is_not_one_names_its_variable(monkeypatch):
+    monkeypatch.setenv("GRADEBOOK_MIGRATE_ON_START", "maybe")
+
+    message = _config_error()
+
+    assert "GRADEBOOK_MIGRATE_ON_START:" in message and "'maybe'" in message
+
+
+def test_an_empty_optional_variable_means_unset(monkeypatch):
+    monkeypatch.setenv("METRICS_PORT", "")
+    monkeypatch.setenv("GRADEBOOK_DATABASE_URL", "")
+
+    settings = load_settings(GradebookSettings)
+
+    assert settings.metrics_port is None and settings.database_url is None
+
+
+def test_a_list_of_the_wrong_items_names_its_variable(monkeypatch):
+    monkeypatch.setenv("GRADEBOOK_RETRY_DELAYS_MS", '[1000, "soon"]')
+
+    assert "GRADEBOOK_RETRY_DELAYS_MS:" in _config_error()
+
+
+def test_a_list_longer_than_allowed_is_refused(monkeypatch):
+    monkeypatch.setenv("GRADEBOOK_RETRY_DELAYS_MS", str(list(range(11))))
+
+    assert "GRADEBOOK_RETRY_DELAYS_MS:" in _config_error()
+
+
+def test_defaults_are_not_shared_between_settings():
+    first, second = load_settings(GradebookSettings), load_settings(GradebookSettings)
+
+    first.retry_delays_ms.append(5)
+
+    assert second.retry_delays_ms == [1_000, 10_000, 60_000]
+
+
+def test_an_override_that_names_no_setting_is_a_programming_error():
+    with pytest.raises(TypeError, match="grpc_wrokers"):
+        load_settings(GradebookSettings, grpc_wrokers=4)
+
+
+def test_rules_across_fields_are_checked_once_each_field_is_valid(monkeypatch):
+    from services.notify.service import NotifySettings
+
+    monkeypatch.setenv("SMS_PROVIDER", "smsapi")
+    with pytest.raises(ConfigError, match="SMS_PROVIDER=smsapi needs SMSAPI_TOKEN"):
+        load_settings(NotifySettings)
+
+    monkeypatch.setenv("SMSAPI_TOKEN", "token-from-smsapi")
+    assert load_settings(NotifySettings).sms_provider == "smsapi"
+
+
+def test_a_choice_outside_the_list_names_its_variable(monkeypatch):
+    from services.notify.service import NotifySettings
+
+    monkeypatch.setenv("SMS_PROVIDER", "pigeon")
+
+    message = _config_error(NotifySettings)
+
+    assert "SMS_PROVIDER:" in message and "'pigeon'" in message
+
+
+def test_settings_shown_in_a_log_hide_what_may_be_a_credential(monkeypatch):
+    monkeypatch.setenv("DZIENNIK_SERVICE_TOKEN", "a-long-service-s3cret")
+    monkeypatch.setenv("GRADEBOOK_DATABASE_URL", "postgresql://dziennik:pa55word@db/gradebook")
+
+    shown = repr(load_settings(GradebookSettings))
+
+    assert "s3cret" not in shown and "pa55word" not in shown
+    assert "grpc_workers=16" in shown and "service_token=***" in shown
+
+
+def test_every_variable_a_service_reads_is_named_from_its_prefix_or_its_own_name():
+    from platform_kit.config import env_name, variables
+
+    assert env_name(GradebookSettings, "people_cache_seconds") == "GRADEBOOK_PEOPLE_CACHE_SECONDS"
+    assert env_name(GradebookSettings, "amqp_url") == "AMQP_URL"
+    assert {"GRADEBOOK_GRPC_PORT", "GRADEBOOK_DATABASE_URL", "DZIENNIK_VAR_DIR", "LOG_LEVEL"} <= variables(GradebookSettings)
+
+
 # -- where other services answer -------------------------------------------------------------
 
 

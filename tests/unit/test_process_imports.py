@@ -16,6 +16,8 @@ REPO = Path(__file__).resolve().parents[2]
 # iCalendar feed, checks a new password or calls PayU.
 ON_USE = {"alembic", "jwt", "cryptography", "fpdf", "segno", "mt940", "icalendar", "zxcvbn", "requests"}
 SERVER_ONLY = {"grpc", "grpc_health", "grpc_reflection"}
+# Settings are read with msgspec (platform_kit/config.py): pydantic held ~10 MB in every process.
+NEVER = {"pydantic", "pydantic_core", "pydantic_settings"}
 # identity's server signs tokens with its own keys from the start.
 SERVER_NEEDS = {"identity": {"jwt", "cryptography"}}
 
@@ -63,9 +65,11 @@ def test_a_service_module_loads_neither_the_grpc_server_nor_what_only_some_reque
     # The server itself waits for the request that needs a library.
     assert SERVER_ONLY <= loaded["server"]
     assert loaded["server"] & ON_USE == SERVER_NEEDS.get(service, set())
+    assert not loaded["server"] & NEVER
 
 
 def test_the_gateway_loads_no_database_library_and_pyjwt_only_with_the_first_token(tmp_path):
     loaded = _loaded(_GATEWAY_PROBE, tmp_path)
 
     assert not loaded["app"] & {"sqlalchemy", "psycopg", "alembic", "jwt", "cryptography"}
+    assert not loaded["app"] & NEVER
