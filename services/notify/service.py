@@ -50,7 +50,7 @@ class NotifySettings(ServiceSettings):
 
 
 def provider_for(settings: NotifySettings):
-    """The SMS provider SMS_PROVIDER names."""
+    """The SMS provider SMS_PROVIDER names, with a kept connection for each SMS sent at once."""
     # imported here, like the rest of the wiring: a relay loads none of it (memory, docs/memory.md)
     from services.notify.providers.fake import FakeSmsProvider
     from services.notify.providers.smsapi import SmsApiProvider
@@ -58,9 +58,15 @@ def provider_for(settings: NotifySettings):
 
     callback = f"{settings.public_url.rstrip('/')}/api/v1/notify/sms/delivery-report"
     if settings.sms_provider == "smsapi":
-        return SmsApiProvider(settings.smsapi_base_url, settings.smsapi_token, settings.smsapi_sender, f"{callback}/smsapi?key={settings.callback_secret}")
+        return SmsApiProvider(
+            settings.smsapi_base_url, settings.smsapi_token, settings.smsapi_sender, f"{callback}/smsapi?key={settings.callback_secret}",
+            connections=settings.send_concurrency,
+        )
     if settings.sms_provider == "twilio":
-        return TwilioProvider(settings.twilio_base_url, settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_from, f"{callback}/twilio")
+        return TwilioProvider(
+            settings.twilio_base_url, settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_from, f"{callback}/twilio",
+            connections=settings.send_concurrency,
+        )
     return FakeSmsProvider(settings.var_dir / "sms-outbox.jsonl")
 
 

@@ -35,6 +35,13 @@ loaded("module")
 DEFINITION.grpc(DEFINITION.runtime())
 loaded("server")
 """
+_SMS_SENDER_PROBE = """
+from platform_kit.config import load_settings
+from services.notify.service import NotifySettings, provider_for
+for name in ("smsapi", "twilio"):
+    provider_for(load_settings(NotifySettings, sms_provider=name, smsapi_token="t", twilio_account_sid="AC1", twilio_auth_token="s", twilio_from="+48500000000"))
+loaded("sender")
+"""
 _GATEWAY_PROBE = """
 from gateway import create_app
 create_app()
@@ -66,6 +73,12 @@ def test_a_service_module_loads_neither_the_grpc_server_nor_what_only_some_reque
     assert SERVER_ONLY <= loaded["server"]
     assert loaded["server"] & ON_USE == SERVER_NEEDS.get(service, set())
     assert not loaded["server"] & NEVER
+
+
+def test_the_sms_sender_talks_to_providers_through_urllib3_without_requests(tmp_path):
+    loaded = _loaded(_SMS_SENDER_PROBE, tmp_path)
+
+    assert "urllib3" in loaded["sender"] and "requests" not in loaded["sender"]
 
 
 def test_the_gateway_loads_no_database_library_and_pyjwt_only_with_the_first_token(tmp_path):

@@ -24,9 +24,9 @@ def fake_smsapi() -> Iterator[FakeSmsApi]:
 
 
 @pytest.fixture
-def fake_twilio() -> Iterator[tuple[str, dict]]:
+def fake_twilio_app() -> Flask:
     app = Flask("fake-twilio")
-    state = {"fail_with": None}
+    app.config["state"] = state = {"fail_with": None}
 
     @app.post("/2010-04-01/Accounts/<sid>/Messages.json")
     def messages(sid):
@@ -38,7 +38,12 @@ def fake_twilio() -> Iterator[tuple[str, dict]]:
             return {"code": 21211, "message": "The 'To' number is not a valid phone number.", "status": 400}, 400
         return {"sid": "SM123", "status": "queued", "to": request.form["To"]}, 201
 
-    yield from _serve(app, state)
+    return app
+
+
+@pytest.fixture
+def fake_twilio(fake_twilio_app) -> Iterator[tuple[str, dict]]:
+    yield from _serve(fake_twilio_app, fake_twilio_app.config["state"])
 
 
 def _serve(app: Flask, state: dict):
@@ -275,13 +280,45 @@ def test_how_many_sms_go_out_at_once_is_configured_within_bounds(monkeypatch):
         load_settings(NotifySettings)
 
 
-def test_the_provider_session_takes_the_ca_bundle_the_environment_names(monkeypatch, tmp_path):
-    from services.notify.providers import http_session
+def test_the_provider_trusts_the_ca_bundle_the_environment_names_and_only_then(fake_twilio_app, monkeypatch, tmp_path):
+    # The fake Twilio behind TLS with a certificate of its own: trusted only through REQUESTS_CA_BUNDLE.
+    cert, key = _self_signed_certificate(tmp_path)
+    server = make_server("127.0.0.1", 0, fake_twilio_app, threaded=True, ssl_context=(str(cert), str(key)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{server.server_port}"
+    try:
+        monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+        assert TwilioProvider(url, "AC1", "secret", "+48500000000", "http://gw/cb").send(idx="a", to="+48600100200", body="x", parts=1).provider_message_id == "SM123"
 
-    bundle = tmp_path / "ca.pem"
-    bundle.write_text("")
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
-    assert http_session("https://api.smsapi.pl").verify == str(bundle)
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
-    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
-    assert http_session("https://api.smsapi.pl").verify is True
+        monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+        with pytest.raises(ProviderError, match="CERTIFICATE_VERIFY_FAILED") as refused:
+            TwilioProvider(url, "AC1", "secret", "+48500000000", "http://gw/cb").send(idx="a", to="+48600100200", body="x", parts=1)
+        assert refused.value.retryable
+    finally:
+        server.shutdown()
+
+
+def _self_signed_certificate(folder) -> tuple:
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake provider")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert, key_file = folder / "cert.pem", folder / "key.pem"
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return cert, key_file

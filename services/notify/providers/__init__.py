@@ -3,11 +3,15 @@
 crash cannot reach the parent twice."""
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol
+from urllib.parse import urlencode, urlsplit
+from urllib.request import getproxies, proxy_bypass
 
-if TYPE_CHECKING:
-    import requests
+import urllib3
+from urllib3.exceptions import HTTPError
 
 
 @dataclass(frozen=True)
@@ -30,15 +34,53 @@ class SmsProvider(Protocol):
     def send(self, *, idx: str, to: str, body: str, parts: int) -> Sent: ...
 
 
-def http_session(base_url: str) -> requests.Session:
-    """A keep-alive HTTP session for one provider, with what the environment says about it (a
-    proxy, a CA bundle) read once: with `trust_env` requests re-reads os.environ and ~/.netrc on
-    every request, a third of the CPU time of a send (docs/performance.md)."""
-    import requests  # imported here: requests (~5 MB) only where SMS are sent
+class Unreachable(Exception):
+    """No answer from the provider: refused, reset, timed out, a TLS failure."""
 
-    session = requests.Session()
-    # requests' own reading of the environment (proxies with NO_PROXY, REQUESTS_CA_BUNDLE, …), once
-    settings = session.merge_environment_settings(base_url, {}, None, None, None)
-    session.proxies, session.verify = settings["proxies"], settings["verify"]
-    session.trust_env = False
-    return session
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        """The body as JSON; ValueError when it is not."""
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+class ProviderHttp:
+    """Keep-alive HTTPS connections to one provider, shared by the sending threads (urllib3 is
+    thread-safe; requests' ~5 MB and per-request work bought nothing here). What the environment
+    says about the provider is read once: the proxy (HTTPS_PROXY/HTTP_PROXY, NO_PROXY) and the CA
+    bundle (REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE, else the system's)."""
+
+    def __init__(self, base_url: str, *, timeout: float = 10.0, connections: int = 16) -> None:
+        self.ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
+        self.proxy = _proxy_for(base_url)
+        # retries=False: a failed send is the dispatcher's to retry, with its back-off and its idx
+        options = {"maxsize": connections, "timeout": urllib3.Timeout(total=timeout), "retries": False, "ca_certs": self.ca_bundle}
+        self._pool = urllib3.ProxyManager(self.proxy, **options) if self.proxy else urllib3.PoolManager(**options)
+
+    def post_form(self, url: str, form: dict[str, str], headers: dict[str, str] | None = None) -> Answer:
+        """POST `form` url-encoded; raises Unreachable when no answer came."""
+        try:
+            answer = self._pool.request(
+                "POST", url, body=urlencode(form), headers={"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
+            )
+        except (HTTPError, OSError) as exc:
+            raise Unreachable(str(exc)) from None
+        return Answer(answer.status, answer.data)
+
+
+def _proxy_for(url: str) -> str | None:
+    """The proxy the environment names for `url`, unless NO_PROXY exempts its host (as curl and
+    requests read them)."""
+    parts = urlsplit(url)
+    proxy = getproxies().get(parts.scheme)
+    if not proxy or proxy_bypass(parts.hostname or ""):
+        return None
+    return proxy

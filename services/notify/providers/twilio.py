@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 
-from services.notify.providers import ProviderError, Sent, http_session
+from services.notify.providers import ProviderError, ProviderHttp, Sent, Unreachable
 
 
 def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
@@ -21,33 +21,31 @@ def verify_twilio_signature(auth_token: str, url: str, params: dict[str, str], s
 class TwilioProvider:
     name = "twilio"
 
-    def __init__(self, base_url: str, account_sid: str, auth_token: str, sender: str, status_callback: str, *, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str, account_sid: str, auth_token: str, sender: str, status_callback: str, *, timeout: float = 10.0, connections: int = 16) -> None:
         self.base_url = base_url.rstrip("/")
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.sender = sender
         self.status_callback = status_callback
         self.timeout = timeout
-        self._http = http_session(self.base_url)
+        self._http = ProviderHttp(self.base_url, timeout=timeout, connections=connections)
+        self._auth = {"Authorization": "Basic " + base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()}
 
     def send(self, *, idx: str, to: str, body: str, parts: int) -> Sent:
-        import requests
-
         try:
-            answer = self._http.post(
+            answer = self._http.post_form(
                 f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Messages.json",
-                data={"To": to, "From": self.sender, "Body": body, "StatusCallback": self.status_callback},
-                auth=(self.account_sid, self.auth_token),
-                timeout=self.timeout,
+                {"To": to, "From": self.sender, "Body": body, "StatusCallback": self.status_callback},
+                self._auth,
             )
-        except requests.RequestException as exc:
+        except Unreachable as exc:
             raise ProviderError(f"Twilio unreachable: {exc}", retryable=True) from None
-        if answer.status_code == 429 or answer.status_code >= 500:
-            raise ProviderError(f"Twilio answered {answer.status_code}", retryable=True)
-        if answer.status_code != 201:
+        if answer.status == 429 or answer.status >= 500:
+            raise ProviderError(f"Twilio answered {answer.status}", retryable=True)
+        if answer.status != 201:
             try:
                 detail = answer.json().get("message", "")
             except ValueError:
                 detail = answer.text[:200]
-            raise ProviderError(f"Twilio refused ({answer.status_code}): {detail}", retryable=False)
+            raise ProviderError(f"Twilio refused ({answer.status}): {detail}", retryable=False)
         return Sent(answer.json()["sid"])
