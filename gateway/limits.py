@@ -37,10 +37,9 @@ def limits(settings: GatewaySettings) -> dict[tuple[str, str], tuple[Limit, ...]
     """(method, route) -> the limits a request there counts against."""
     hour, ten_minutes = 3600, 600
     return {
-        # Every sign-in, per address (a school behind one NAT signs in together at 8:00); failed ones
-        # are throttled more finely in identity. Never per account alone: that would let anyone
-        # lock a parent out of their account.
-        ("POST", f"{API}/auth/login"): (Limit("login", "address", 1000, ten_minutes),),
+        # Sign-ins per address are counted by identity's Login itself (IDENTITY_SIGN_INS_PER_ADDRESS,
+        # services/identity/sessions.py): one RPC less per sign-in at 8:00. Never per account
+        # alone: that would let anyone lock a parent out of their account.
         ("POST", f"{API}/auth/mfa"): (Limit("mfa", "address", 100, ten_minutes),),
         # Guessing activation codes; a school's computer lab may activate a class from one address.
         ("POST", f"{API}/auth/activate"): (Limit("activation", "address", 60, hour),),

@@ -28,6 +28,9 @@ class IdentitySettings(ServiceSettings):
     # argon2id hashes and checks running at once (each 19 MiB, one core): the cores the pod may
     # use. Unset: the CPUs this process may run on (a container's CPU limit is not among them).
     password_checks_at_once: int | None = setting(None, ge=1, le=256)
+    # Sign-ins from one client address per 10 minutes, successful or not (429 past it); a school
+    # behind one NAT signs in together at 8:00.
+    sign_ins_per_address: int = setting(1000, ge=1, le=1_000_000)
 
 
 @cache
@@ -43,6 +46,7 @@ def sessions(runtime: Runtime) -> Sessions:
         runtime.database,
         access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
         refresh_ttl=timedelta(days=settings.refresh_token_ttl_days),
+        sign_ins_per_address=settings.sign_ins_per_address,
     )
 
 

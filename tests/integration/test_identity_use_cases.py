@@ -36,7 +36,7 @@ from platform_kit.migrations import upgrade
 from services.identity import access
 from services.identity.administration import SchoolAdministration
 from services.identity.directory import PAYMENT_SETTLED, Directory, today
-from services.identity.orm import Entitlement, LoginThrottle, ParentLink, SchoolClass, User
+from services.identity.orm import Entitlement, LoginThrottle, ParentLink, RefreshToken, SchoolClass, User
 from services.identity.sessions import Sessions
 from tests.conftest import wait_for
 from tests.integration import bus_fixtures as bus
@@ -44,6 +44,7 @@ from tests.integration import bus_fixtures as bus
 pytestmark = pytest.mark.integration
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "identity" / "migrations"
+SIGN_INS_PER_ADDRESS = 12  # IDENTITY_SIGN_INS_PER_ADDRESS (1000 in production): reachable here
 OPERATOR = Principal(user_id="op", school_id=None, roles=frozenset({"superadmin"}))
 PASSWORD = "Zielony-Parasol-Kwiat-93"
 YEAR = "2026/2027"
@@ -68,7 +69,7 @@ def database(request, postgres_databases, tmp_path):
 
 @pytest.fixture
 def sessions(database) -> Sessions:
-    sessions = Sessions(database, access_ttl=timedelta(minutes=15), refresh_ttl=timedelta(days=30))
+    sessions = Sessions(database, access_ttl=timedelta(minutes=15), refresh_ttl=timedelta(days=30), sign_ins_per_address=SIGN_INS_PER_ADDRESS)
     sessions.ensure_signing_key()
     return sessions
 
@@ -621,6 +622,25 @@ def test_failed_sign_ins_block_the_address_not_the_account(sessions, parent):
     assert sessions.login(parent.login, PASSWORD, victim).tokens is not None  # no lock-out of the owner
     with pytest.raises(RateLimited):
         sessions.throttle.check(parent.login, attacker)
+
+
+@BOTH_DATABASES
+def test_every_sign_in_counts_against_its_address_and_past_the_limit_even_the_right_password_waits(sessions, parent, database):
+    school, elsewhere = "203.0.113.40", "198.51.100.41"
+    for n in range(SIGN_INS_PER_ADDRESS):  # right and wrong passwords alike (a NAT at 8:00, or a script)
+        if n % 3:
+            assert sessions.login(parent.login, PASSWORD, school).tokens is not None
+        else:
+            with pytest.raises(Unauthenticated):
+                sessions.login(parent.login, "Zle-Haslo-Calkiem-11", school)
+    sessions_before = count(database, select(func.count()).select_from(RefreshToken))
+
+    with pytest.raises(RateLimited) as refused:
+        sessions.login(parent.login, PASSWORD, school)
+
+    assert 1 <= refused.value.retry_after <= 600  # until the ten-minute window ends
+    assert count(database, select(func.count()).select_from(RefreshToken)) == sessions_before  # no session began
+    assert sessions.login(parent.login, PASSWORD, elsewhere).tokens is not None  # another address is not affected
 
 
 @BOTH_DATABASES
