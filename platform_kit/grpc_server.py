@@ -52,24 +52,35 @@ def _split_method(full_method: str) -> tuple[str, str]:
 
 
 class _UnaryInterceptor(grpc.ServerInterceptor):
-    """Wraps the behaviour of unary-unary RPCs (all ours are) with `around`."""
+    """Wraps the behaviour of unary-unary RPCs (all ours are) with `around`.
+
+    grpc asks every interceptor for the handler of every call; a method's handler never changes
+    once the server runs, so each interceptor wraps it once and keeps it (per call this was three
+    new handlers and closures, and the lookups behind them)."""
+
+    def __init__(self) -> None:
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
     def around(self, behavior, request, context, method: str):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def intercept_service(self, continuation, handler_call_details):
+        method = handler_call_details.method
+        wrapped = self._wrapped.get(method)
+        if wrapped is not None:
+            return wrapped
         handler = continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
         inner = handler.unary_unary
-        method = handler_call_details.method
 
         def behavior(request, context):
             return self.around(inner, request, context, method)
 
-        return grpc.unary_unary_rpc_method_handler(
+        wrapped = self._wrapped[method] = grpc.unary_unary_rpc_method_handler(
             behavior, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer
         )
+        return wrapped
 
 
 class MetricsInterceptor(_UnaryInterceptor):
@@ -93,6 +104,7 @@ class CallerInterceptor(_UnaryInterceptor):
     """Puts the correlation id and the verified caller into the context of the handler."""
 
     def __init__(self, verifier: TokenVerifier | None, service_token: str) -> None:
+        super().__init__()
         self.verifier = verifier
         self.service_token = service_token
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from types import SimpleNamespace
 
 import grpc
 import pytest
@@ -20,6 +21,7 @@ from platform_kit.grpc_server import (
     ERROR_CODE_KEY,
     FIELD_ERRORS_KEY,
     READINESS,
+    ErrorInterceptor,
     ReadinessProbe,
     Registration,
     create_server,
@@ -204,6 +206,30 @@ def test_normal_call_answers(stub):
     answer = stub.ListStudentGrades(gradebook_pb2.ListStudentGradesRequest(student_id="s-1"))
 
     assert answer.student_id == "s-1"
+
+
+def test_each_interceptor_wraps_a_methods_handler_once_and_keeps_it():
+    asked = []
+
+    def continuation(details):
+        asked.append(details.method)
+        return grpc.unary_unary_rpc_method_handler(lambda request, context: f"answer to {request}")
+
+    interceptor = ErrorInterceptor()
+    grades = SimpleNamespace(method="/dziennik.gradebook.v1.GradebookService/ListStudentGrades", invocation_metadata=())
+    first = interceptor.intercept_service(continuation, grades)
+    again = interceptor.intercept_service(continuation, grades)
+
+    assert again is first and asked == [grades.method]  # asked once: grpc asks every interceptor on every call
+    assert first.unary_unary("s-1", None) == "answer to s-1"
+    other = SimpleNamespace(method="/dziennik.gradebook.v1.GradebookService/SetTermGrade", invocation_metadata=())
+    assert interceptor.intercept_service(continuation, other) is not first and asked == [grades.method, other.method]
+
+
+def test_many_calls_of_several_methods_each_reach_their_own_handler(stub):
+    for n in range(20):
+        assert stub.ListStudentGrades(gradebook_pb2.ListStudentGradesRequest(student_id=f"s-{n}")).student_id == f"s-{n}"
+        assert _call_failing(stub.RecordGrade, gradebook_pb2.RecordGradeRequest(value="7")).code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 # -- caller context ----------------------------------------------------------------------------
