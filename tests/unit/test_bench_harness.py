@@ -197,6 +197,25 @@ def test_the_issue_school_is_the_full_size():
 # -- the capacity model ---------------------------------------------------------------------------------
 
 
+def test_capacity_counts_shares_under_a_millisecond_and_leaves_out_only_idling():
+    from bench import capacity
+
+    results = {
+        "meta": {"date": "2026-12-05", "quick": False, "machine": {"cpu_model": "x", "cores": 2}, "load_average": {"start": [1, 1, 1]}, "commit": "abc"},
+        "scenarios": {
+            "read": {"cpu": {"gateway": {"by_process_ms": {"gradebook": 0.9, "gateway-worker-1": 0.7, "gateway-worker-2": 0.6, "identity-relay": 0.01}}}},
+            "events": {"cpu": {"pipeline": {"by_process_ms": {"notify-consumer": 1.1, "gradebook-relay": 0.27}}}},
+        },
+    }
+
+    built = capacity.model(results)
+
+    surge = built["demand"]["8:00 surge (refresh tokens)"]
+    assert surge["gradebook"] == pytest.approx(2000 * 0.0009) and surge["gateway"] == pytest.approx(2000 * 0.0013)
+    assert "identity-relay" not in surge  # 0.01 ms a page: a relay polling, not serving
+    assert built["demand"]["term end"]["gradebook-relay"] == pytest.approx(2000 * 0.00027)
+
+
 def test_capacity_scales_each_peak_from_the_cpu_each_process_spent_per_operation():
     from bench import capacity
 
