@@ -281,6 +281,7 @@ def test_school_settings_decide_modifiers_and_improvements_and_points_never_coun
     failed = record(value="1")
     record(value="4+")
     improvement = record(value="4", improves_grade_id=failed["id"])
+    assert improvement["improves_grade_id"] == failed["id"]
     points = record(points="17", max_points="20")
     assert points["value"] == "17/20" and points["counts_to_average"] is False
 

@@ -3,7 +3,6 @@ tenancy between schools, class lists from CSV, sessions, the second factor, thro
 sign-ins and extended access bought through billing."""
 from __future__ import annotations
 
-import csv
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
