@@ -161,11 +161,6 @@ def load_settings(cls: type[S], **overrides: Any) -> S:
     raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
 
 
-def env_name(cls: type, field: str) -> str:
-    """The environment variable that sets `field` of `cls`."""
-    return _fields(cls)[field].variable
-
-
 def variables(cls: type) -> set[str]:
     """Every environment variable `cls` reads."""
     return {field.variable for field in _fields(cls).values()}
@@ -202,9 +197,10 @@ def _fields(cls: type) -> dict[str, _Field]:
         kind, optional = _without_none(hints[field.name])
         meta = field.metadata.get("meta")
         path = kind is Path
+        converted = str if path else kind  # msgspec has no Path: read a string, then make it one
         found[field.name] = _Field(
             variable=field.metadata.get("env") or f"{cls.env_prefix}{field.name}".upper(),  # type: ignore[attr-defined]
-            kind=typing.Annotated[str if path else kind, meta] if meta else (str if path else kind),
+            kind=typing.Annotated[converted, meta] if meta else converted,
             optional=optional,
             list_=typing.get_origin(kind) is list,
             path=path,

@@ -59,11 +59,11 @@ class ProviderHttp:
     bundle (REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE, else the system's)."""
 
     def __init__(self, base_url: str, *, timeout: float = 10.0, connections: int = 16) -> None:
-        self.ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
-        self.proxy = _proxy_for(base_url)
+        ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
+        proxy = _proxy_for(base_url)
         # retries=False: a failed send is the dispatcher's to retry, with its back-off and its idx
-        options = {"maxsize": connections, "timeout": urllib3.Timeout(total=timeout), "retries": False, "ca_certs": self.ca_bundle}
-        self._pool = urllib3.ProxyManager(self.proxy, **options) if self.proxy else urllib3.PoolManager(**options)
+        options = {"maxsize": connections, "timeout": urllib3.Timeout(total=timeout), "retries": False, "ca_certs": ca_bundle}
+        self._pool = urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
 
     def post_form(self, url: str, form: dict[str, str], headers: dict[str, str] | None = None) -> Answer:
         """POST `form` url-encoded; raises Unreachable when no answer came."""

@@ -17,7 +17,6 @@ class SmsApiProvider:
         self.token = token
         self.sender = sender
         self.notify_url = notify_url
-        self.timeout = timeout
         self._http = ProviderHttp(self.base_url, timeout=timeout, connections=connections)
 
     def send(self, *, idx: str, to: str, body: str, parts: int) -> Sent:

@@ -24,10 +24,8 @@ class TwilioProvider:
     def __init__(self, base_url: str, account_sid: str, auth_token: str, sender: str, status_callback: str, *, timeout: float = 10.0, connections: int = 16) -> None:
         self.base_url = base_url.rstrip("/")
         self.account_sid = account_sid
-        self.auth_token = auth_token
         self.sender = sender
         self.status_callback = status_callback
-        self.timeout = timeout
         self._http = ProviderHttp(self.base_url, timeout=timeout, connections=connections)
         self._auth = {"Authorization": "Basic " + base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()}
 
