@@ -51,7 +51,10 @@ def create_app(settings: GatewaySettings | None = None) -> Flask:
     )
     app.extensions["backends"] = Backends(settings)
     app.extensions["settings"] = settings
-    app.extensions["access_answers"] = TtlCache("gateway_access", settings.access_cache_seconds)
+    # keyed (user, student, feature): a change to either person drops the copy
+    app.extensions["access_answers"] = TtlCache(
+        "gateway_access", settings.access_cache_seconds, followed_seconds=settings.access_cache_followed_seconds, mentions=lambda key, _yes: key[:2]
+    )
 
     api = docs.DocumentedApi(app, spec_kwargs={"info": {"description": "Elektroniczny dziennik szkolny: publiczne API v1."}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})

@@ -33,6 +33,9 @@ class GatewaySettings(CommonSettings):
     # worker (0: ask every time). Refusals are never kept: a payment counts at once, while a
     # revoked link or an expired access is honoured within this many seconds (platform_kit/cache.py).
     access_cache_seconds: float = setting(10.0, "GATEWAY_ACCESS_CACHE_SECONDS", ge=0, le=300)
+    # ... and how long while the worker follows identity's PeopleChanged events, which drop the
+    # copies about whoever changed (0: do not follow; never past the school day it was made on).
+    access_cache_followed_seconds: float = setting(600.0, "GATEWAY_ACCESS_CACHE_FOLLOWED_SECONDS", ge=0, le=3600)
 
     @property
     def cors_origin_set(self) -> frozenset[str]:

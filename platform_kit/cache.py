@@ -1,62 +1,152 @@
-"""Short-lived copies of another service's answers, kept in one process.
+"""Copies of another service's answers, kept in one process.
 
 The rule for using one (the README's configuration table: GATEWAY_ACCESS_CACHE_SECONDS,
-GRADEBOOK_PEOPLE_CACHE_SECONDS): a cached answer may only ever *grant* for a few seconds longer
-than the owner would; it must never *deny*. A caller whose check fails on a cached answer asks the
-owner again before refusing (FreshOnDenial), so a parent linked a moment ago, a teacher given a
-class or a student moved to another class is never refused because of a copy, while a revoked
-link is honoured within `seconds`. Nothing that is not found is cached: "no such student" always
-comes from the owner.
+GRADEBOOK_PEOPLE_CACHE_SECONDS and their *_FOLLOWED_SECONDS): a cached answer may only ever
+*grant* for a few seconds longer than the owner would; it must never *deny*. A caller whose check
+fails on a cached answer asks the owner again before refusing (FreshOnDenial), so a parent linked
+a moment ago, a teacher given a class or a student moved to another class is never refused because
+of a copy. Nothing that is not found is cached: "no such student" always comes from the owner.
+
+How long a copy is used: `seconds` on its own; `followed_seconds` while the process follows the
+owner's change events (platform_kit/bus/follower.py), which drop the copies about whoever changed,
+so a revoked link is honoured as soon as its event arrives. A follower that loses the broker stops
+following at once (copies older than `seconds` are no longer used) and, back, starts from nothing:
+an event it may have missed cannot leave a copy behind. A followed copy is not used past the school
+day it was made on (extended access ends at midnight, identity's answers know the day).
 """
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
+from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 from cachetools import TTLCache
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
+from platform_kit.clock import SCHOOL_TIME
 from platform_kit.errors import NotFound, PermissionDenied
 
 CACHE_LOOKUPS = Counter("cache_lookups_total", "Lookups in a process's copies of other services' answers, by outcome (hit, miss).", ["cache", "outcome"])
+CACHE_DROPS = Counter("cache_dropped_total", "Copies dropped because their owner said what they were about changed.", ["cache"])
+CACHE_FOLLOWED = Gauge(
+    "cache_followed", "1 while a cache follows its owner's change events (its copies live *_FOLLOWED_SECONDS), else 0.", ["cache"], multiprocess_mode="min"
+)
 
 V = TypeVar("V")
+# The ids a copy is about (a parent and a student, a teacher): what `drop` matches.
+Mentions = Callable[[Hashable, object], Iterable[str]]
+
+
+def _seconds_to_school_midnight() -> float:
+    now = datetime.now(SCHOOL_TIME)
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), SCHOOL_TIME)
+    return (midnight - now).total_seconds()
 
 
 class TtlCache(Generic[V]):
     """Thread-safe; `seconds` = 0 turns it off (every lookup asks the owner)."""
 
-    def __init__(self, name: str, seconds: float, maxsize: int = 50_000, *, timer: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        name: str,
+        seconds: float,
+        maxsize: int = 50_000,
+        *,
+        followed_seconds: float = 0.0,
+        mentions: Mentions | None = None,
+        timer: Callable[[], float] = time.monotonic,
+        day_left: Callable[[], float] = _seconds_to_school_midnight,
+    ) -> None:
         self.name = name
         self.seconds = seconds
-        self._entries: TTLCache | None = TTLCache(maxsize=maxsize, ttl=seconds, timer=timer) if seconds > 0 else None
+        self.followed_seconds = followed_seconds if seconds > 0 else 0.0
+        self._mentions = mentions
+        self._timer = timer
+        self._day_left = day_left
+        life = max(seconds, self.followed_seconds)
+        # key -> (value, used until while not followed, used until while followed)
+        self._entries: TTLCache | None = TTLCache(maxsize=maxsize, ttl=life, timer=timer) if seconds > 0 else None
+        self._followed = False
+        self._generation = 0  # moves on every drop: a load that began before one is not kept
         self._lock = threading.Lock()
         self._hits = CACHE_LOOKUPS.labels(name, "hit")
         self._misses = CACHE_LOOKUPS.labels(name, "miss")
+        self._drops = CACHE_DROPS.labels(name)
+        self._followed_gauge = CACHE_FOLLOWED.labels(name)
 
     def get(self, key: Hashable) -> V | None:
         """The cached answer for `key`, or None (a miss)."""
-        if self._entries is None:
-            self._misses.inc()
-            return None
-        with self._lock:
-            found = self._entries.get(key)
+        found = None
+        if self._entries is not None:
+            with self._lock:
+                entry = self._entries.get(key)
+            if entry is not None and self._timer() < entry[2 if self._followed else 1]:
+                found = entry[0]
         (self._hits if found is not None else self._misses).inc()
         return found
 
-    def put(self, key: Hashable, value: V | None) -> V | None:
-        """Keep `value` (not None: nothing that was not found is kept) and give it back."""
+    @property
+    def generation(self) -> int:
+        """Read before asking the owner; hand to `put` with the answer."""
+        return self._generation
+
+    def put(self, key: Hashable, value: V | None, generation: int | None = None) -> V | None:
+        """Keep `value` (not None: nothing that was not found is kept) and give it back. With the
+        `generation` read before the owner was asked, an answer that a drop overtook is not kept."""
         if self._entries is not None and value is not None:
+            now = self._timer()
+            followed_until = now + min(self.followed_seconds, self._day_left()) if self.followed_seconds else now
+            entry = (value, now + self.seconds, followed_until)
             with self._lock:
-                self._entries[key] = value
+                if generation is None or generation == self._generation:
+                    self._entries[key] = entry
         return value
 
     def get_or_load(self, key: Hashable, load: Callable[[], V | None]) -> V | None:
         """The cached answer, or `load()` kept for next time (called outside the lock)."""
         found = self.get(key)
-        return found if found is not None else self.put(key, load())
+        if found is not None:
+            return found
+        generation = self._generation
+        return self.put(key, load(), generation)
+
+    # -- following the owner's changes (platform_kit/bus/follower.py) -----------------------------
+
+    def drop(self, ids: Iterable[str]) -> int:
+        """Forget every copy about any of `ids`; returns how many."""
+        ids = set(ids)
+        if self._entries is None or self._mentions is None:
+            return 0
+        with self._lock:
+            self._generation += 1
+            doomed = [
+                key for key in list(self._entries)
+                if (entry := self._entries.get(key)) is not None and not ids.isdisjoint(self._mentions(key, entry[0]))
+            ]
+            for key in doomed:
+                self._entries.pop(key, None)
+        self._drops.inc(len(doomed))
+        return len(doomed)
+
+    def clear(self) -> None:
+        if self._entries is not None:
+            with self._lock:
+                self._generation += 1
+                self._entries.clear()
+
+    @property
+    def followed(self) -> bool:
+        return self._followed
+
+    def follow(self, followed: bool) -> None:
+        """Following starts from nothing (what changed before it may be in a copy); ending it
+        leaves only copies younger than `seconds` in use."""
+        if followed and self.followed_seconds:
+            self.clear()
+        self._followed = followed and bool(self.followed_seconds)
+        self._followed_gauge.set(1 if self._followed else 0)
 
 
 class FreshOnDenial:
@@ -73,7 +163,8 @@ class FreshOnDenial:
         if found is not None:
             state.leaned = True
             return found
-        return cache.put(key, load())
+        generation = cache.generation
+        return cache.put(key, load(), generation)
 
     def lookup_many(self, cache: TtlCache[V], keys: list[Hashable], load_many: Callable[[list], dict]) -> dict:
         """Like `lookup` for several keys, the missing ones loaded in one call."""
@@ -83,8 +174,9 @@ class FreshOnDenial:
             state.leaned = True
         missing = [k for k in dict.fromkeys(keys) if k not in found]
         if missing:
+            generation = cache.generation
             for key, value in load_many(missing).items():
-                found[key] = cache.put(key, value)
+                found[key] = cache.put(key, value, generation)
         return found
 
     def run(self, call: Callable[[], V]) -> V:

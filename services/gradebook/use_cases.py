@@ -87,11 +87,21 @@ class CachedPeople:
     class's batch of grades would otherwise ask identity for every request and every student).
     platform_kit.cache's rule holds: a copy may grant a few seconds longer, never refuse."""
 
-    def __init__(self, people: People, seconds: float) -> None:
+    def __init__(self, people: People, seconds: float, followed_seconds: float = 0.0) -> None:
         self.people = people
         self.answers = FreshOnDenial()
-        self._students: TtlCache[Student] = TtlCache("gradebook_students", seconds)
-        self._teaching: TtlCache[Teaching] = TtlCache("gradebook_teaching", seconds)
+        # a student's copy is about them and their parents; a teacher's about them
+        self._students: TtlCache[Student] = TtlCache(
+            "gradebook_students", seconds, followed_seconds=followed_seconds, mentions=lambda student_id, s: (student_id, *s.parent_ids)
+        )
+        self._teaching: TtlCache[Teaching] = TtlCache(
+            "gradebook_teaching", seconds, followed_seconds=followed_seconds, mentions=lambda teacher_id, _t: (teacher_id,)
+        )
+
+    @property
+    def caches(self) -> list[TtlCache]:
+        """What identity's PeopleChanged events keep honest (platform_kit/bus/follower.py)."""
+        return [self._students, self._teaching]
 
     def student(self, student_id: str) -> Student | None:
         return self.answers.lookup(self._students, student_id, lambda: self.people.student(student_id))
@@ -178,9 +188,9 @@ def _decimal(raw: str, field: str) -> Decimal:
 
 
 class Gradebook:
-    def __init__(self, database: Database, people: People, *, people_cache_seconds: float = 0) -> None:
+    def __init__(self, database: Database, people: People, *, people_cache_seconds: float = 0, people_cache_followed_seconds: float = 0) -> None:
         self.database = database
-        self.people = CachedPeople(people, people_cache_seconds)
+        self.people = CachedPeople(people, people_cache_seconds, people_cache_followed_seconds)
 
     # -- subjects, categories, settings ----------------------------------------------------------
 

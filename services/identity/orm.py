@@ -201,3 +201,8 @@ class AppliedPayment(Base):
 
     order_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     applied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# Every transaction changing what other services keep copies of records PeopleChanged (imported
+# last: it names the classes above).
+import services.identity.changes  # noqa: E402,F401

@@ -239,11 +239,24 @@ def grpc_calls() -> dict[tuple[str, str], set[str]]:
     return calls
 
 
-def broker_users() -> set[str]:
-    """Process kinds that talk AMQP: relays publish and consumers consume by nature; a gRPC server
-    only if `serve` (platform_kit/service.py) touches the broker, e.g. to check it for readiness."""
+def uses_broker(service: str, kind: str) -> bool:
+    """Does this process talk AMQP? Relays publish and consumers consume by nature; a gRPC server
+    if `serve` (platform_kit/service.py) touches the broker, e.g. to check it for readiness, or if
+    its service follows another's changes (platform_kit/bus/follower.py) when it wires its
+    servicer; the gateway if its workers follow them (gateway/wsgi.py)."""
+    if kind in ("event-consumer", "outbox-relay"):
+        return True
+    if kind == "gateway":
+        return "follow_people_changes(" in (ROOT / "gateway" / "wsgi.py").read_text()
+    if kind != "grpc-server":
+        return False
     tree = ast.parse((ROOT / "platform_kit" / "service.py").read_text())
     serve = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "serve")
     names = {n.id for n in ast.walk(serve) if isinstance(n, ast.Name)} | {n.attr for n in ast.walk(serve) if isinstance(n, ast.Attribute)}
-    touches = names & {"check_broker", "connect", "Publisher", "amqp_url"}
-    return {"event-consumer", "outbox-relay"} | ({"grpc-server"} if touches else set())
+    if names & {"check_broker", "connect", "Publisher", "amqp_url"}:
+        return True
+    tree = ast.parse((ROOT / "services" / service / "service.py").read_text())
+    wiring = next((node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "grpc_services"), None)
+    return wiring is not None and any(
+        isinstance(n, ast.Call) and getattr(n.func, "id", "") == "follow_people_changes" for n in ast.walk(wiring)
+    )

@@ -14,7 +14,7 @@ from tests.deploy.manifests import (
     NAMESPACE,
     OVERLAYS,
     SERVICES,
-    broker_users,
+    uses_broker,
     grpc_calls,
     needs_kustomize,
     of_kind,
@@ -191,9 +191,9 @@ def test_every_process_reaches_its_own_database_and_no_other(overlay):
 def test_the_broker_takes_the_processes_that_use_it(overlay):
     objects = render(overlay)
     for (service, kind), source in app_pods(objects).items():
-        # relays publish, consumers consume (and servers only if they check the broker); the
-        # gateway and the migrations never do
-        expected = kind in broker_users()
+        # relays publish, consumers consume; servers and the gateway only if they check the broker
+        # or follow identity's changes; the migrations never do
+        expected = uses_broker(service, kind)
         assert accepts(objects, BROKER, source, 5672) == expected, f"rabbitmq:5672 <- {source}"
         assert sends(objects, source, BROKER, 5672) == expected, f"{source} -> rabbitmq:5672"
         assert not reaches(objects, source, BROKER, 15672), f"{source} -> the management API"

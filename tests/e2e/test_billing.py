@@ -118,10 +118,17 @@ def test_a_notification_storm_settles_once_and_forgeries_change_nothing(system, 
     report = api(system, "GET", "/billing/reports/summary", family["secretary"]).json()
     assert [l["kind"] for l in report["ledger"] if l["order_id"] == order["id"]] == ["charge", "payment"]  # one settlement
 
+    def grades_answer() -> set[int]:  # several requests: each gateway worker keeps its own copies
+        return {api(system, "GET", f"/students/{child.id}/grades", family["other_parent"]).status_code for _ in range(6)}
+
+    assert grades_answer() == {200}  # the workers now keep identity's "yes" (for minutes: they follow its changes)
+
     # Refunded through PayU's refund API (the simulator's): the access ends.
     refunded = api(system, "POST", f"/billing/orders/{order['id']}/refund", family["secretary"], json={"reason": "Rezygnacja"})
     assert refunded.status_code == 200 and refunded.json()["status"] == "refunded"
     wait_for(lambda: api(system, "GET", "/me", family["other_parent"]).json()["children"][0]["access"]["tier"] == "basic", timeout=30, message="access ended")
+    # identity's PeopleChanged dropped the workers' copies: the grades are gone within moments
+    wait_for(lambda: grades_answer() == {402}, timeout=5, message="the gateway to stop granting the grades")
 
 
 def test_a_transfer_order_shows_the_account_and_a_title_that_fits_the_slip(system, family):

@@ -15,8 +15,8 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
 
-from dziennik.billing.v1.events_pb2 import PaymentSettled
-from dziennik.identity.v1.events_pb2 import AccessExtended
+from dziennik.billing.v1.events_pb2 import PaymentRefunded, PaymentSettled
+from dziennik.identity.v1.events_pb2 import AccessExtended, PeopleChanged
 from platform_kit.auth import SERVICE, Principal
 from platform_kit.bus import Event
 from platform_kit.bus.amqp import EVENTS_EXCHANGE, declare_consumer_queues
@@ -34,7 +34,7 @@ from platform_kit.errors import (
 from platform_kit.migrations import upgrade
 from services.identity import access
 from services.identity.administration import SchoolAdministration
-from services.identity.directory import PAYMENT_SETTLED, Directory, today
+from services.identity.directory import PAYMENT_SETTLED, Directory, on_payment_refunded, today
 from services.identity.orm import Entitlement, LoginThrottle, ParentLink, RefreshToken, SchoolClass, User
 from services.identity.sessions import Sessions
 from tests.conftest import wait_for
@@ -910,3 +910,95 @@ def test_the_superadmin_is_made_once_and_only_with_a_strong_password(sessions, d
     sessions.ensure_superadmin("operator", PASSWORD)
     sessions.ensure_superadmin("operator", "operator1")  # a later start finds the account and changes nothing
     assert sessions.login("operator", PASSWORD, "10.0.0.1").tokens
+
+
+# -- PeopleChanged: what other services' copies are dropped for ----------------------------------------
+
+PEOPLE_CHANGED_KEY = "identity.people_changed.v1"
+
+
+def people_changed(database: Database) -> list[tuple[set[str], str]]:
+    """The PeopleChanged events in the outbox, oldest first: (user ids, whole school id)."""
+    with database.transaction() as session:
+        rows = session.execute(
+            select(OUTBOX_TABLE.c.payload).where(OUTBOX_TABLE.c.routing_key == PEOPLE_CHANGED_KEY).order_by(OUTBOX_TABLE.c.seq)
+        )
+        return [(set(e.user_ids), e.whole_school_id) for e in (PeopleChanged.FromString(r.payload) for r in rows)]
+
+
+def changes_of(database: Database, action) -> list[tuple[set[str], str]]:
+    """The PeopleChanged events `action()` recorded."""
+    before = len(people_changed(database))
+    action()
+    return people_changed(database)[before:]
+
+
+@BOTH_DATABASES
+def test_changes_to_links_teaching_and_classes_name_everyone_they_concern(sessions, administration, database):
+    f = family(sessions, administration)
+    admin = f["admin"]
+    teacher = administration.create_user(admin, role="teacher", first_name="Jan", last_name="Uczący").user
+    other_teacher = administration.create_user(admin, role="teacher", first_name="Ewa", last_name="Druga").user
+    class_id = administration.create_class(admin, "2B", YEAR, homeroom_teacher_id=teacher.id)
+
+    assert changes_of(database, lambda: administration.link_parent(admin, f["stranger"].id, f["student"].id)) == [
+        ({f["stranger"].id, f["student"].id}, "")
+    ]
+    assert changes_of(database, lambda: administration.assign_teaching(admin, teacher.id, class_id, "subject-1")) == [({teacher.id}, "")]
+    # the class's former homeroom teacher loses it: both are named
+    assert changes_of(database, lambda: administration.update_class(admin, class_id, None, other_teacher.id)) == [
+        ({teacher.id, other_teacher.id}, "")
+    ]
+    # a school's access policy concerns everyone in it
+    assert changes_of(database, lambda: administration.set_access_policy(admin, f["school"], "statutory")) == [(set(), f["school"])]
+
+
+@BOTH_DATABASES
+def test_people_created_together_are_not_named_but_existing_ones_they_join_are(sessions, administration, database):
+    school_id, admin = school_with_admin(administration, "SP 7")
+    class_id = administration.create_class(admin, "1A", YEAR)
+    assert changes_of(database, lambda: administration.create_user(admin, role="student", first_name="Ola", last_name="Nowak", class_id=class_id)) == []
+    [student_id] = [s.id for s, _ in administration.list_users(admin, role="student")]
+    # a new parent linked to an existing child: the child's facts changed (a parent more)
+    assert changes_of(
+        database, lambda: administration.create_user(admin, role="parent", first_name="Ewa", last_name="Nowak", children=[student_id])
+    ) == [({student_id}, "")]
+
+
+def test_payments_and_refunds_name_the_parent_and_the_child_and_sign_ins_name_nobody(sessions, administration, directory, database):
+    f = family(sessions, administration)
+    names = {f["parent"].id, f["student"].id}
+    assert changes_of(database, lambda: _in_transaction(database, directory.on_payment_settled, payment(f))) == [(names, "")]
+    refund = Event(
+        event_id=str(uuid.uuid4()),
+        type="billing.payment_refunded.v1",
+        message=PaymentRefunded(order_id="o-1", school_id=f["school"], parent_id=f["parent"].id, student_id=f["student"].id, product="extended_access", period_months=12),
+    )
+    assert changes_of(database, lambda: _in_transaction(database, on_payment_refunded, refund)) == [(names, "")]
+
+    account = administration.create_user(f["admin"], role="parent", first_name="Anna", last_name="Nowa")
+    sessions.activate(account.activation_code, PASSWORD)
+    assert changes_of(database, lambda: sessions.login(account.user.login, PASSWORD, "10.0.0.5")) == []
+
+
+def test_a_change_that_rolls_back_records_no_event(sessions, administration, database):
+    f = family(sessions, administration)
+
+    def link_then_fail():
+        with database.transaction() as session:
+            session.add(ParentLink(parent_id=f["stranger"].id, student_id=f["student"].id))
+            session.flush()
+            raise RuntimeError("the use case failed after its first statement")
+
+    with pytest.raises(RuntimeError):
+        changes_of(database, link_then_fail)
+    assert changes_of(database, lambda: None) == []
+    # the next transaction of the same kind is recorded on its own (nothing left over from the failed one)
+    assert changes_of(database, lambda: administration.link_parent(f["admin"], f["stranger"].id, f["student"].id)) == [
+        ({f["stranger"].id, f["student"].id}, "")
+    ]
+
+
+def _in_transaction(database: Database, handler, event: Event) -> None:
+    with database.transaction() as session:
+        handler(session, event)

@@ -51,6 +51,79 @@ def test_zero_seconds_turns_the_cache_off():
     assert len(calls) == 3 and cache.get("a") is None
 
 
+def followed_cache(clock: Clock, day_left: float = 86_400.0) -> TtlCache[str]:
+    """Copies about (parent, student) pairs, 10 s on their own and 600 s while followed."""
+    return TtlCache(
+        "test-followed", 10, followed_seconds=600, mentions=lambda key, _value: key, timer=clock, day_left=lambda: day_left
+    )
+
+
+def test_while_followed_a_copy_lives_its_followed_seconds_and_a_change_drops_only_the_copies_about_it():
+    clock = Clock()
+    cache = followed_cache(clock)
+    cache.follow(True)
+    cache.put(("mum", "ala"), "yes")
+    cache.put(("dad", "ola"), "yes")
+    clock.now += 300
+    assert cache.get(("mum", "ala")) == "yes" and cache.get(("dad", "ola")) == "yes"
+    assert cache.drop({"ala", "someone-else"}) == 1
+    assert cache.get(("mum", "ala")) is None
+    assert cache.get(("dad", "ola")) == "yes"
+    clock.now += 301
+    assert cache.get(("dad", "ola")) is None
+
+
+def test_a_cache_that_stops_following_uses_only_copies_younger_than_its_seconds_and_starts_again_from_nothing():
+    clock = Clock()
+    cache = followed_cache(clock)
+    cache.follow(True)
+    cache.put(("mum", "ala"), "old")
+    clock.now += 60
+    cache.put(("dad", "ola"), "recent")
+    clock.now += 5
+    cache.follow(False)  # the broker is gone: a change would not reach us
+    assert cache.get(("mum", "ala")) is None
+    assert cache.get(("dad", "ola")) == "recent"
+    cache.follow(True)  # back: whatever changed meanwhile may be in a copy
+    assert cache.get(("dad", "ola")) is None
+
+
+def test_an_answer_a_drop_overtook_is_not_kept():
+    clock = Clock()
+    cache = followed_cache(clock)
+    cache.follow(True)
+
+    def load_while_the_link_is_revoked():
+        cache.drop({"ala"})  # the change's event arrives while identity's older answer travels
+        return "yes (before the change)"
+
+    assert cache.get_or_load(("mum", "ala"), load_while_the_link_is_revoked) == "yes (before the change)"
+    assert cache.get(("mum", "ala")) is None
+    assert cache.get_or_load(("mum", "ala"), lambda: "yes") == "yes"
+    assert cache.get(("mum", "ala")) == "yes"
+
+
+def test_a_followed_copy_is_not_used_past_the_school_day_it_was_made_on():
+    clock = Clock()
+    cache = followed_cache(clock, day_left=30.0)  # made at 23:59:30
+    cache.follow(True)
+    cache.put(("mum", "ala"), "extended today")
+    clock.now += 29
+    assert cache.get(("mum", "ala")) == "extended today"
+    clock.now += 2
+    assert cache.get(("mum", "ala")) is None
+
+
+def test_a_cache_without_followed_seconds_never_follows():
+    clock = Clock()
+    cache: TtlCache[str] = TtlCache("test-unfollowed", 10, mentions=lambda key, _value: key, timer=clock)
+    cache.follow(True)
+    assert not cache.followed
+    cache.put(("mum", "ala"), "yes")
+    clock.now += 11
+    assert cache.get(("mum", "ala")) is None
+
+
 class Identity:
     """identity as gradebook sees it, counting the questions it is asked; changes like the real one."""
 
@@ -139,5 +212,23 @@ def test_a_refusal_without_copies_is_not_asked_twice_and_an_unlinked_parent_lose
     identity.parents["ala"].discard("mum")
     gradebook.student_grades(MUM, "ala")  # within the copy's 10 seconds: still granted (the documented price)
     clock.now += 11
+    with pytest.raises(NotFound):
+        gradebook.student_grades(MUM, "ala")
+
+
+def test_an_unlinked_parent_loses_access_as_soon_as_identity_names_them_while_gradebook_follows(tmp_path):
+    database = Database(f"sqlite:///{tmp_path / 'gradebook.db'}")
+    gradebook_orm.Base.metadata.create_all(database.engine)
+    identity = Identity()
+    gradebook = Gradebook(database, identity, people_cache_seconds=10, people_cache_followed_seconds=600)
+    for cache in gradebook.people.caches:
+        cache.follow(True)
+    gradebook.student_grades(MUM, "ala")
+    gradebook.student_grades(MUM, "ala")
+    assert identity.asked == ["student ala"]  # kept: followed copies live their 600 seconds
+
+    identity.parents["ala"].discard("mum")
+    for cache in gradebook.people.caches:
+        cache.drop({"mum"})  # PeopleChanged names the parent: Ala's copy mentions her
     with pytest.raises(NotFound):
         gradebook.student_grades(MUM, "ala")
