@@ -36,6 +36,7 @@ class ChangeFollower:
         caches: Iterable[TtlCache],
         *,
         retry_seconds: float = 2.0,
+        max_retry_seconds: float = 30.0,
     ) -> None:
         self.amqp_url = amqp_url
         self.name = name
@@ -43,6 +44,7 @@ class ChangeFollower:
         self.apply = apply
         self.caches = [c for c in caches if c.followed_seconds]
         self.retry_seconds = retry_seconds
+        self.max_retry_seconds = max_retry_seconds
         self.connected = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.run, name=f"follow-{name}", daemon=True)
@@ -58,6 +60,7 @@ class ChangeFollower:
             self._thread.join(timeout)
 
     def run(self) -> None:
+        wait = self.retry_seconds  # doubles while the broker stays away, back to the first once connected
         while not self._stop.is_set():
             connection = None
             try:
@@ -70,11 +73,12 @@ class ChangeFollower:
                 for cache in self.caches:  # bound: from here on no change is missed
                     cache.follow(True)
                 self.connected.set()
+                wait = self.retry_seconds
                 log.info("%s follows %s", self.name, self.routing_key)
                 while not self._stop.is_set():
                     connection.process_data_events(time_limit=1)
             except Exception as exc:  # the broker is away or went: copies stop living long
-                log.warning("%s stopped following %s (%s); retrying in %.0f s", self.name, self.routing_key, exc, self.retry_seconds)
+                log.warning("%s is not following %s (%s); retrying in %.0f s", self.name, self.routing_key, exc, wait)
             finally:
                 self._unfollow()
                 if connection is not None and connection.is_open:
@@ -82,7 +86,8 @@ class ChangeFollower:
                         connection.close()
                     except Exception:  # already broken: nothing left to release
                         pass
-            self._stop.wait(self.retry_seconds)
+            self._stop.wait(wait)
+            wait = min(wait * 2, self.max_retry_seconds)
 
     def _unfollow(self) -> None:
         self.connected.clear()
@@ -98,9 +103,9 @@ class ChangeFollower:
                 cache.clear()
 
 
-def follow_people_changes(amqp_url: str, name: str, caches: Iterable[TtlCache]) -> ChangeFollower:
-    """Drops `caches`' copies about the people identity says changed (a school's policy: all)."""
-    caches = list(caches)
+def dropping_people(caches: list[TtlCache]) -> Callable[[bytes], None]:
+    """What a PeopleChanged body does to `caches`: the copies about the people it names go (a
+    school's policy: all of them)."""
 
     def apply(body: bytes) -> None:
         change = events_pb2.PeopleChanged.FromString(body)
@@ -110,4 +115,10 @@ def follow_people_changes(amqp_url: str, name: str, caches: Iterable[TtlCache]) 
             else:
                 cache.drop(change.user_ids)
 
-    return ChangeFollower(amqp_url, name, PEOPLE_CHANGED_KEY, apply, caches).start()
+    return apply
+
+
+def follow_people_changes(amqp_url: str, name: str, caches: Iterable[TtlCache]) -> ChangeFollower:
+    """Keeps `caches` honest by identity's PeopleChanged events, from a thread of its own."""
+    caches = list(caches)
+    return ChangeFollower(amqp_url, name, PEOPLE_CHANGED_KEY, dropping_people(caches), caches).start()
