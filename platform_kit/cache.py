@@ -68,6 +68,11 @@ class TtlCache(Generic[V]):
         life = max(seconds, self.followed_seconds)
         # key -> (value, used until while not followed, used until while followed)
         self._entries: TTLCache | None = TTLCache(maxsize=maxsize, ttl=life, timer=timer) if seconds > 0 else None
+        # id -> keys of the copies about it, so a drop touches those alone (a payment anywhere
+        # must not make every worker scan all its copies). May name keys gone since (rebuilt
+        # when it outgrows the copies): dropping one of those again costs nothing.
+        self._about: dict[str, set[Hashable]] = {}
+        self._maxsize = maxsize
         self._followed = False
         self._generation = 0  # moves on every drop: a load that began before one is not kept
         self._lock = threading.Lock()
@@ -102,7 +107,19 @@ class TtlCache(Generic[V]):
             with self._lock:
                 if generation is None or generation == self._generation:
                     self._entries[key] = entry
+                    if self._mentions is not None:
+                        self._index(key, value)
         return value
+
+    def _index(self, key: Hashable, value: object) -> None:
+        for about in self._mentions(key, value):
+            self._about.setdefault(about, set()).add(key)
+        if len(self._about) > 4 * min(len(self._entries) + 1_000, self._maxsize):
+            self._about = {}
+            for live in list(self._entries):
+                if (entry := self._entries.get(live)) is not None:
+                    for about in self._mentions(live, entry[0]):
+                        self._about.setdefault(about, set()).add(live)
 
     def get_or_load(self, key: Hashable, load: Callable[[], V | None]) -> V | None:
         """The cached answer, or `load()` kept for next time (called outside the lock)."""
@@ -119,22 +136,21 @@ class TtlCache(Generic[V]):
         ids = set(ids)
         if self._entries is None or self._mentions is None:
             return 0
+        dropped = 0
         with self._lock:
             self._generation += 1
-            doomed = [
-                key for key in list(self._entries)
-                if (entry := self._entries.get(key)) is not None and not ids.isdisjoint(self._mentions(key, entry[0]))
-            ]
-            for key in doomed:
-                self._entries.pop(key, None)
-        self._drops.inc(len(doomed))
-        return len(doomed)
+            for about in ids:
+                for key in self._about.pop(about, ()):
+                    dropped += self._entries.pop(key, None) is not None
+        self._drops.inc(dropped)
+        return dropped
 
     def clear(self) -> None:
         if self._entries is not None:
             with self._lock:
                 self._generation += 1
                 self._entries.clear()
+                self._about = {}
 
     @property
     def followed(self) -> bool:

@@ -73,6 +73,21 @@ def test_while_followed_a_copy_lives_its_followed_seconds_and_a_change_drops_onl
     assert cache.get(("dad", "ola")) is None
 
 
+def test_copies_made_after_older_ones_expired_or_were_evicted_are_still_dropped_by_whom_they_are_about():
+    clock = Clock()
+    cache: TtlCache[str] = TtlCache("test-index", 10, maxsize=50, followed_seconds=600, mentions=lambda key, _value: key, timer=clock)
+    cache.follow(True)
+    cache.put(("mum", "ala"), "yes")
+    clock.now += 601  # gone by age
+    for n in range(5_000):  # far more copies than fit: most are evicted, their index entries stale
+        cache.put((f"parent-{n}", f"child-{n}"), "yes")
+    cache.put(("mum", "ola"), "yes")
+    cache.put(("dad", "ola"), "yes")
+    assert cache.drop({"mum"}) == 1
+    assert cache.get(("mum", "ola")) is None and cache.get(("dad", "ola")) == "yes"
+    assert cache.drop({"child-4999"}) == 1 and cache.drop({"child-0"}) == 0
+
+
 def test_a_cache_that_stops_following_uses_only_copies_younger_than_its_seconds_and_starts_again_from_nothing():
     clock = Clock()
     cache = followed_cache(clock)
