@@ -71,7 +71,7 @@ class TtlCache(Generic[V]):
         # id -> keys of the copies about it, so a drop touches those alone (a payment anywhere
         # must not make every worker scan all its copies). May name keys gone since (rebuilt
         # when it outgrows the copies): dropping one of those again costs nothing.
-        self._about: dict[str, set[Hashable]] = {}
+        self._about: dict[str, list[Hashable]] = {}  # lists: a third of a set's memory, and short
         self._maxsize = maxsize
         self._followed = False
         self._generation = 0  # moves on every drop: a load that began before one is not kept
@@ -112,14 +112,18 @@ class TtlCache(Generic[V]):
         return value
 
     def _index(self, key: Hashable, value: object) -> None:
-        for about in self._mentions(key, value):
-            self._about.setdefault(about, set()).add(key)
+        self._note(key, value)
         if len(self._about) > 4 * min(len(self._entries) + 1_000, self._maxsize):
             self._about = {}
             for live in list(self._entries):
                 if (entry := self._entries.get(live)) is not None:
-                    for about in self._mentions(live, entry[0]):
-                        self._about.setdefault(about, set()).add(live)
+                    self._note(live, entry[0])
+
+    def _note(self, key: Hashable, value: object) -> None:
+        for about in self._mentions(key, value):
+            keys = self._about.setdefault(about, [])
+            if key not in keys:
+                keys.append(key)
 
     def get_or_load(self, key: Hashable, load: Callable[[], V | None]) -> V | None:
         """The cached answer, or `load()` kept for next time (called outside the lock)."""
