@@ -4,8 +4,9 @@ The gateway keeps identity's "yes" to access checks and gradebook keeps students
 facts (platform_kit/cache.py); both drop their copies about the people an event names, so those
 copies can live for minutes instead of seconds. Which rows matter is said here, once, and a
 session listener records the event for every transaction that touches them: a use case written
-tomorrow cannot forget it. The event is written to the outbox in the same transaction (nothing is
-published for a change that rolled back).
+tomorrow cannot forget it. The event is written to the outbox by the flush that wrote the change,
+in its transaction (nothing is published for a change that rolled back); a transaction flushing
+twice may record two events.
 
 Rows that matter: parent–child links, enrolments, teaching assignments, classes (homeroom
 teachers), entitlements and add-ons, roles, a user's school and name, a school's access policy.
@@ -48,13 +49,22 @@ _SCHOOL_WIDE_COLUMNS = ("access_policy", "extended_features")
 _KEY = "identity.people_changed"
 
 
-class _Pending:
-    __slots__ = ("user_ids", "created_ids", "school_id")
+class _Created:
+    """The people created so far in one transaction (a transaction may flush several times)."""
 
-    def __init__(self) -> None:
-        self.user_ids: set[str] = set()
-        self.created_ids: set[str] = set()
-        self.school_id = ""
+    __slots__ = ("transaction", "ids")
+
+    def __init__(self, transaction) -> None:
+        self.transaction = transaction
+        self.ids: set[str] = set()
+
+
+def _created_in(session: Session) -> set[str]:
+    transaction = session.get_transaction()
+    created: _Created | None = session.info.get(_KEY)
+    if created is None or created.transaction is not transaction:
+        created = session.info[_KEY] = _Created(transaction)
+    return created.ids
 
 
 def _changed(row, columns: tuple[str, ...]) -> bool:
@@ -73,47 +83,40 @@ def _named(row, columns: tuple[str, ...]) -> set[str]:
 
 
 def _collect(session: Session, _flush_context) -> None:
-    pending: _Pending | None = None
-    for rows, created in ((session.new, True), (session.dirty, False), (session.deleted, False)):
+    """After each flush of identity's rows, in its transaction: the event for what it changed."""
+    named: set[str] = set()
+    created: set[str] = set()
+    school_id = ""
+    for rows, new in ((session.new, True), (session.dirty, False), (session.deleted, False)):
         for row in rows:
             kind = type(row)
             if kind is User:
-                if created or _changed(row, _COPIED_USER_COLUMNS):
-                    pending = pending or session.info.setdefault(_KEY, _Pending())
-                    (pending.created_ids if created else pending.user_ids).add(row.id)
+                if new:
+                    created.add(row.id)
+                elif _changed(row, _COPIED_USER_COLUMNS):
+                    named.add(row.id)
             elif kind is School:
-                if not created and _changed(row, _SCHOOL_WIDE_COLUMNS):
-                    pending = pending or session.info.setdefault(_KEY, _Pending())
-                    pending.school_id = row.id
+                if not new and _changed(row, _SCHOOL_WIDE_COLUMNS):
+                    school_id = row.id
             elif kind in _PEOPLE_COLUMNS:
                 columns = _PEOPLE_COLUMNS[kind]
-                if created or row in session.deleted or _changed(row, columns + _VALUE_COLUMNS.get(kind, ())):
-                    pending = pending or session.info.setdefault(_KEY, _Pending())
-                    pending.user_ids |= _named(row, columns)
-
-
-def _record(session: Session) -> None:
-    session.flush()  # what the last statements changed is collected before the transaction ends
-    pending: _Pending | None = session.info.pop(_KEY, None)
-    if pending is None:
+                if new or row in session.deleted or _changed(row, columns + _VALUE_COLUMNS.get(kind, ())):
+                    named |= _named(row, columns)
+    if not (named or created or school_id):
         return
-    named = pending.user_ids - pending.created_ids
-    if not named and not pending.school_id:
-        return
-    record_event(
-        session,
-        PEOPLE_CHANGED,
-        events_pb2.PeopleChanged(user_ids=sorted(named), whole_school_id=pending.school_id),
-        school_id=pending.school_id or None,
-    )
-
-
-def _forget(session: Session, *_args) -> None:
-    session.info.pop(_KEY, None)
+    earlier = _created_in(session)
+    earlier |= created
+    named -= earlier
+    if named or school_id:
+        record_event(
+            session,
+            PEOPLE_CHANGED,
+            events_pb2.PeopleChanged(user_ids=sorted(named), whole_school_id=school_id),
+            school_id=school_id or None,
+        )
 
 
 # Every session of the process: identity's rows exist only in identity's database. Imported by
-# services/identity/orm.py, so whatever writes identity's rows records the event.
+# services/identity/orm.py, so whatever writes identity's rows records the event. Only flushes
+# listen: a transaction of plain statements (a token refresh, a sign-in's counters) pays nothing.
 event.listen(Session, "after_flush", _collect)
-event.listen(Session, "before_commit", _record)
-event.listen(Session, "after_rollback", _forget)
