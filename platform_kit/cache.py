@@ -31,7 +31,7 @@ from platform_kit.errors import NotFound, PermissionDenied
 CACHE_LOOKUPS = Counter("cache_lookups_total", "Lookups in a process's copies of other services' answers, by outcome (hit, miss).", ["cache", "outcome"])
 CACHE_DROPS = Counter("cache_dropped_total", "Copies dropped because their owner said what they were about changed.", ["cache"])
 CACHE_FOLLOWED = Gauge(
-    "cache_followed", "1 while a cache follows its owner's change events (its copies live *_FOLLOWED_SECONDS), else 0.", ["cache"], multiprocess_mode="min"
+    "cache_followed", "1 while a cache follows its owner's change events (its copies live *_FOLLOWED_SECONDS), else 0.", ["cache"], multiprocess_mode="livemin"
 )
 
 V = TypeVar("V")
