@@ -45,7 +45,6 @@ class ChangeFollower:
         self.caches = [c for c in caches if c.followed_seconds]
         self.retry_seconds = retry_seconds
         self.max_retry_seconds = max_retry_seconds
-        self.connected = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.run, name=f"follow-{name}", daemon=True)
 
@@ -72,7 +71,6 @@ class ChangeFollower:
                 channel.basic_consume(queue, self._on_message, auto_ack=True)
                 for cache in self.caches:  # bound: from here on no change is missed
                     cache.follow(True)
-                self.connected.set()
                 wait = self.retry_seconds
                 log.info("%s follows %s", self.name, self.routing_key)
                 while not self._stop.is_set():
@@ -90,7 +88,6 @@ class ChangeFollower:
             wait = min(wait * 2, self.max_retry_seconds)
 
     def _unfollow(self) -> None:
-        self.connected.clear()
         for cache in self.caches:
             cache.follow(False)
 
