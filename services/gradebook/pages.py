@@ -17,7 +17,9 @@ from, so a change committed in between leaves the new page under the older versi
 next read, never wrong for longer. `PAGE_FORMAT` counts the JSON's shapes, so pages stored by an
 older release are rebuilt by a newer one.
 
-Whatever the page starts to show must raise one of the versions where it changes (`changed`).
+Whatever the page starts to show must raise one of the versions where it changes (`changed`);
+that is also where `PagesChanged` is recorded, so copies of pages kept outside gradebook (the
+gateway's, gateway/page_copies.py) are dropped with the same rule.
 """
 from __future__ import annotations
 
@@ -31,8 +33,11 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from dziennik.gradebook.v1 import events_pb2
+from platform_kit.bus import record_event
 from platform_kit.clock import utcnow
 from platform_kit.db import upsert_insert
+from services.gradebook.events import PAGES_CHANGED
 from services.gradebook.orm import GradePage, PageVersion
 
 if TYPE_CHECKING:
@@ -92,15 +97,18 @@ def store(session: Session, student_id: str, page: Stored, body: bytes) -> None:
     session.execute(insert.on_conflict_do_update(index_elements=["student_id", "school_year"], set_=kept))
 
 
-def changed(session: Session, owner_ids: Iterable[str]) -> None:
+def changed(session: Session, *, students: Iterable[str] = (), schools: Iterable[str] = ()) -> None:
     """Raise the versions of these students (their own rows changed) or schools (their grading
-    rules changed), in the transaction that changes them. Sorted, so that two batches of one
-    class lock the same rows in the same order."""
-    owners = sorted(set(owner_ids))
+    rules changed), in the transaction that changes them, and say so (`PagesChanged`, for copies
+    of pages kept elsewhere: the gateway's). Sorted, so that two batches of one class lock the
+    same rows in the same order."""
+    student_ids, school_ids = sorted(set(students)), sorted(set(schools))
+    owners = sorted(student_ids + school_ids)
     if not owners:
         return
     insert = upsert_insert(session, PageVersion).values([{"owner_id": owner, "version": 1} for owner in owners])
     session.execute(insert.on_conflict_do_update(index_elements=["owner_id"], set_={"version": PageVersion.version + 1}))
+    record_event(session, PAGES_CHANGED, events_pb2.PagesChanged(student_ids=student_ids, school_ids=school_ids))
 
 
 # -- the page's JSON -------------------------------------------------------------------------------

@@ -275,7 +275,7 @@ class Gradebook:
             row.second_semester_starts = f"{month:02d}-{day:02d}"
             row.updated_at = _now()
             session.add(row)
-            pages.changed(session, [school_id])  # every page of the school shows what the rules make of its grades
+            pages.changed(session, schools=[school_id])  # every page of the school shows what the rules make of its grades
         return settings
 
     # -- grades ------------------------------------------------------------------------------------
@@ -333,7 +333,7 @@ class Gradebook:
                     problems.update(exc.field_errors)
             if problems:
                 raise InvalidArgument("niepoprawne oceny; nic nie zostało zapisane", field_errors=problems)
-            pages.changed(session, (grade.student_id for grade in grades))
+            pages.changed(session, students=(grade.student_id for grade in grades))
             for index, grade in enumerate(grades):
                 grade.request_id = (f"{request_id}#{index:03d}" if not single else request_id) if request_id else None
             session.add_all(grades)
@@ -441,7 +441,7 @@ class Gradebook:
                 return self._view(session, grade)
             grade.version += 1
             grade.updated_at = _now()
-            pages.changed(session, [grade.student_id])
+            pages.changed(session, students=[grade.student_id])
             self._history(session, grade, "changed", caller, _diff(before, after), _diff(after, before))
             category = session.get(GradeCategory, grade.category_id) if grade.category_id else None
             record_event(
@@ -470,7 +470,7 @@ class Gradebook:
             subject = session.get(Subject, grade.subject_id)
             grade.deleted_at = _now()
             grade.version += 1
-            pages.changed(session, [grade.student_id])
+            pages.changed(session, students=[grade.student_id])
             self._history(session, grade, "deleted", caller, _snapshot(grade), None)
             record_event(
                 session,
@@ -557,7 +557,7 @@ class Gradebook:
                 term = TermGrade(id=str(uuid.uuid4()), school_id=student.school_id, student_id=student.id, subject_id=subject.id, school_year=school_year, kind=kind)
                 session.add(term)
             term.value, term.teacher_id, term.set_at = value, caller.user_id, _now()
-            pages.changed(session, [student.id])
+            pages.changed(session, students=[student.id])
             session.flush()
             session.add(HistoryEntry(entity="term_grade", entity_id=term.id, action="set", actor_id=caller.user_id, at=term.set_at, old=old, new={"kind": kind, "value": value}))
             record_event(

@@ -30,6 +30,7 @@ PAYMENT_REFUNDED = EventType("billing.payment_refunded.v1", billing_events.Payme
 class Access:
     extended: bool
     valid_until: date | None  # None with extended: no end (staff)
+    family: bool = False  # check_access: the caller is the student or a linked parent
 
 
 STAFF_ACCESS = Access(True, None)
@@ -286,7 +287,7 @@ class Directory:
         own = caller.user_id == student_id
         if not (own or facts.parent):
             raise NotFound("nie ma takiego ucznia")
-        granted = Access(access.is_extended(facts.extended_until, today()), facts.extended_until)
+        granted = Access(access.is_extended(facts.extended_until, today()), facts.extended_until, family=True)
         features = facts.extended_features or []
         if feature == "sms_alerts":
             allowed = access.sms_allowed(features, granted.extended, access.is_extended(facts.sms_until, today()))

@@ -279,7 +279,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         )
 
     def CheckAccess(self, request, context):
-        return pb.CheckAccessResponse(access=_access(self.directory.check_access(current_principal(), request.student_id, request.feature)))
+        granted = self.directory.check_access(current_principal(), request.student_id, request.feature)
+        return pb.CheckAccessResponse(access=_access(granted), family=granted.family)
 
     # -- what the exports read --------------------------------------------------------------------
 

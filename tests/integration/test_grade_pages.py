@@ -7,14 +7,18 @@ from pathlib import Path
 
 import orjson
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
+
+from dziennik.gradebook.v1.events_pb2 import PagesChanged
 
 from platform_kit.auth import Principal
+from platform_kit.bus.tables import OUTBOX_TABLE
 from platform_kit.db import Database
 from platform_kit.errors import InvalidArgument, NotFound
 from platform_kit.migrations import upgrade
 from services.gradebook import pages
 from services.gradebook.averages import GradeSettings
+from services.gradebook.events import PAGES_CHANGED
 from services.gradebook.use_cases import ClassRoster, Gradebook, Student, Teaching
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "gradebook" / "migrations"
@@ -122,6 +126,34 @@ def test_every_change_to_what_a_page_shows_makes_it_rebuilt(school, change):
     change(gradebook, maths)
     new_version, body = page(gradebook)
     assert new_version != version and body == rebuilt(gradebook) and body != {"stored": True}
+
+
+def pages_changed(database: Database) -> list[PagesChanged]:
+    """The PagesChanged events in gradebook's outbox, oldest first."""
+    with database.transaction() as session:
+        rows = session.execute(select(OUTBOX_TABLE.c.payload).where(OUTBOX_TABLE.c.routing_key == PAGES_CHANGED.routing_key).order_by(OUTBOX_TABLE.c.seq))
+        return [PagesChanged.FromString(row.payload) for row in rows]
+
+
+@pytest.mark.parametrize(
+    "change, students, schools",
+    [(_record, {"ala", "bartek"}, set()), (_change, {"ala"}, set()), (_delete, {"ala"}, set()), (_term_grade, {"ala"}, set()), (_settings, set(), {SCHOOL})],
+)
+def test_every_change_to_what_a_page_shows_says_whose_pages_changed_in_its_transaction(school, change, students, schools):
+    """For copies of pages kept outside gradebook (gateway/page_copies.py)."""
+    gradebook, database, maths = school
+    before = len(pages_changed(database))
+    change(gradebook, maths)
+    [event] = pages_changed(database)[before:]
+    assert (set(event.student_ids), set(event.school_ids)) == (students, schools)
+
+
+def test_a_refused_change_says_nothing(school):
+    gradebook, database, maths = school
+    before = len(pages_changed(database))
+    with pytest.raises(InvalidArgument):
+        gradebook.record_grades(TEACHER, maths, "", "", [{"student_id": "ala", "value": "5"}, {"student_id": "bartek", "value": "7"}])
+    assert len(pages_changed(database)) == before
 
 
 def test_the_schools_grading_rules_change_every_page_of_the_school_and_a_grade_only_its_students(school):
