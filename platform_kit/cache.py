@@ -13,6 +13,10 @@ so a revoked link is honoured as soon as its event arrives. A follower that lose
 following at once (copies older than `seconds` are no longer used) and, back, starts from nothing:
 an event it may have missed cannot leave a copy behind. A followed copy is not used past the school
 day it was made on (extended access ends at midnight, identity's answers know the day).
+
+Copies of data rather than of answers about rights (the gateway's grades pages,
+gateway/page_copies.py) have no short life: `seconds` = 0, used only while followed, so a page
+lags its change by no more than the change event's trip.
 """
 from __future__ import annotations
 
@@ -46,7 +50,9 @@ def _seconds_to_school_midnight() -> float:
 
 
 class TtlCache(Generic[V]):
-    """Thread-safe; `seconds` = 0 turns it off (every lookup asks the owner)."""
+    """Thread-safe. `seconds` = 0 with `followed_seconds`: copies are used only while followed;
+    both 0 turn it off (every lookup asks the owner). `sizeof` makes `maxsize` a budget in its
+    units (bytes of pages) rather than a count of copies."""
 
     def __init__(
         self,
@@ -56,18 +62,21 @@ class TtlCache(Generic[V]):
         *,
         followed_seconds: float = 0.0,
         mentions: Mentions | None = None,
+        sizeof: Callable[[V], int] | None = None,
         timer: Callable[[], float] = time.monotonic,
         day_left: Callable[[], float] = _seconds_to_school_midnight,
     ) -> None:
         self.name = name
         self.seconds = seconds
-        self.followed_seconds = followed_seconds if seconds > 0 else 0.0
+        self.followed_seconds = followed_seconds
         self._mentions = mentions
         self._timer = timer
         self._day_left = day_left
-        life = max(seconds, self.followed_seconds)
+        life = max(seconds, followed_seconds)
         # key -> (value, used until while not followed, used until while followed)
-        self._entries: TTLCache | None = TTLCache(maxsize=maxsize, ttl=life, timer=timer) if seconds > 0 else None
+        entry_size = (lambda entry: sizeof(entry[0])) if sizeof is not None else None
+        self._entries: TTLCache | None = TTLCache(maxsize=maxsize, ttl=life, timer=timer, getsizeof=entry_size) if life > 0 else None
+        self._sizeof = sizeof
         # id -> keys of the copies about it, so a drop touches those alone (a payment anywhere
         # must not make every worker scan all its copies). May name keys gone since (rebuilt
         # when it outgrows the copies): dropping one of those again costs nothing.
@@ -100,7 +109,7 @@ class TtlCache(Generic[V]):
     def put(self, key: Hashable, value: V | None, generation: int | None = None) -> V | None:
         """Keep `value` (not None: nothing that was not found is kept) and give it back. With the
         `generation` read before the owner was asked, an answer that a drop overtook is not kept."""
-        if self._entries is not None and value is not None:
+        if self._entries is not None and value is not None and self._usable(value):
             now = self._timer()
             followed_until = now + min(self.followed_seconds, self._day_left()) if self.followed_seconds else now
             entry = (value, now + self.seconds, followed_until)
@@ -110,6 +119,11 @@ class TtlCache(Generic[V]):
                     if self._mentions is not None:
                         self._index(key, value)
         return value
+
+    def _usable(self, value: V) -> bool:
+        """Worth keeping: a copy that would be used (not one only used while followed, while not
+        following) and fits the budget."""
+        return (self.seconds > 0 or self._followed) and (self._sizeof is None or self._sizeof(value) <= self._maxsize)
 
     def _index(self, key: Hashable, value: object) -> None:
         self._note(key, value)

@@ -25,14 +25,14 @@ PEOPLE_CHANGED_KEY = "identity.people_changed.v1"
 
 
 class ChangeFollower:
-    """A daemon thread consuming `routing_key` and handing each body to `apply`."""
+    """A daemon thread consuming the routing keys of `routes`, handing each body to its key's
+    function."""
 
     def __init__(
         self,
         amqp_url: str,
         name: str,
-        routing_key: str,
-        apply: Callable[[bytes], None],
+        routes: dict[str, Callable[[bytes], None]],
         caches: Iterable[TtlCache],
         *,
         retry_seconds: float = 2.0,
@@ -40,8 +40,7 @@ class ChangeFollower:
     ) -> None:
         self.amqp_url = amqp_url
         self.name = name
-        self.routing_key = routing_key
-        self.apply = apply
+        self.routes = dict(routes)
         self.caches = [c for c in caches if c.followed_seconds]
         self.retry_seconds = retry_seconds
         self.max_retry_seconds = max_retry_seconds
@@ -67,16 +66,17 @@ class ChangeFollower:
                 channel = connection.channel()
                 declare_exchanges(channel)
                 queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
-                channel.queue_bind(queue, EVENTS_EXCHANGE, routing_key=self.routing_key)
+                for routing_key in self.routes:
+                    channel.queue_bind(queue, EVENTS_EXCHANGE, routing_key=routing_key)
                 channel.basic_consume(queue, self._on_message, auto_ack=True)
                 for cache in self.caches:  # bound: from here on no change is missed
                     cache.follow(True)
                 wait = self.retry_seconds
-                log.info("%s follows %s", self.name, self.routing_key)
+                log.info("%s follows %s", self.name, ", ".join(self.routes))
                 while not self._stop.is_set():
                     connection.process_data_events(time_limit=1)
             except Exception as exc:  # the broker is away or went: copies stop living long
-                log.warning("%s is not following %s (%s); retrying in %.0f s", self.name, self.routing_key, exc, wait)
+                log.warning("%s is not following %s (%s); retrying in %.0f s", self.name, ", ".join(self.routes), exc, wait)
             finally:
                 self._unfollow()
                 if connection is not None and connection.is_open:
@@ -91,9 +91,9 @@ class ChangeFollower:
         for cache in self.caches:
             cache.follow(False)
 
-    def _on_message(self, _channel, _method, _properties, body: bytes) -> None:
+    def _on_message(self, _channel, method, _properties, body: bytes) -> None:
         try:
-            self.apply(body)
+            self.routes[method.routing_key](body)
         except Exception:  # a body we cannot read: forget everything rather than guess
             log.exception("%s could not apply a change; every copy dropped", self.name)
             for cache in self.caches:
@@ -118,4 +118,4 @@ def dropping_people(caches: list[TtlCache]) -> Callable[[bytes], None]:
 def follow_people_changes(amqp_url: str, name: str, caches: Iterable[TtlCache]) -> ChangeFollower:
     """Keeps `caches` honest by identity's PeopleChanged events, from a thread of its own."""
     caches = list(caches)
-    return ChangeFollower(amqp_url, name, PEOPLE_CHANGED_KEY, dropping_people(caches), caches).start()
+    return ChangeFollower(amqp_url, name, {PEOPLE_CHANGED_KEY: dropping_people(caches)}, caches).start()

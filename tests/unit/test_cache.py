@@ -51,6 +51,34 @@ def test_zero_seconds_turns_the_cache_off():
     assert len(calls) == 3 and cache.get("a") is None
 
 
+def test_a_cache_with_only_followed_seconds_keeps_and_uses_copies_only_while_followed():
+    """The gateway's grades pages (gateway/page_copies.py): data, so no short life of its own."""
+    clock = Clock()
+    cache: TtlCache[str] = TtlCache("test-followed-only", 0, followed_seconds=120, mentions=lambda key, _value: key, timer=clock)
+    assert cache.put(("ala",), "page") == "page" and cache.get(("ala",)) is None  # not followed: not kept
+    cache.follow(True)
+    cache.put(("ala",), "page")
+    clock.now += 119
+    assert cache.get(("ala",)) == "page"
+    cache.follow(False)  # the broker went: not used at once, not even for a second
+    assert cache.get(("ala",)) is None
+    cache.follow(True)
+    cache.put(("ala",), "page 2")
+    clock.now += 121
+    assert cache.get(("ala",)) is None
+
+
+def test_a_byte_budget_evicts_the_oldest_copies_and_keeps_none_larger_than_itself():
+    cache: TtlCache[bytes] = TtlCache("test-bytes", 0, maxsize=1_000, followed_seconds=120, mentions=lambda key, _value: key, sizeof=len)
+    cache.follow(True)
+    for n in range(4):
+        cache.put((f"s{n}",), bytes(300))
+    kept = [n for n in range(4) if cache.get((f"s{n}",)) is not None]
+    assert kept == [1, 2, 3]  # 900 of 1,000 bytes; the oldest made room
+    cache.put(("huge",), bytes(1_001))
+    assert cache.get(("huge",)) is None and [n for n in range(4) if cache.get((f"s{n}",)) is not None] == [1, 2, 3]
+
+
 def followed_cache(clock: Clock, day_left: float = 86_400.0) -> TtlCache[str]:
     """Copies about (parent, student) pairs, 10 s on their own and 600 s while followed."""
     return TtlCache(
