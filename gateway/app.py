@@ -18,6 +18,7 @@ from gateway import limits as rate_limits
 from gateway import docs, hardening
 from gateway.api import admin, attendance, audit_log, auth, billing, communication, exports, grades, me, notifications
 from gateway.backends import Backends
+from gateway.page_copies import page_copies
 from gateway.problems import Problem, code_for_status, from_rpc_error, response_for
 from gateway.security import authenticate_request, check_body_type, public
 from gateway.settings import GatewaySettings
@@ -53,8 +54,9 @@ def create_app(settings: GatewaySettings | None = None) -> Flask:
     app.extensions["settings"] = settings
     # keyed (user, student, feature): a change to either person drops the copy
     app.extensions["access_answers"] = TtlCache(
-        "gateway_access", settings.access_cache_seconds, followed_seconds=settings.access_cache_followed_seconds, mentions=lambda key, _yes: key[:2]
+        "gateway_access", settings.access_cache_seconds, followed_seconds=settings.access_cache_followed_seconds, mentions=lambda key, _family: key[:2]
     )
+    app.extensions["page_copies"] = page_copies(settings.page_copies_mb, settings.page_copy_seconds)
 
     api = docs.DocumentedApi(app, spec_kwargs={"info": {"description": "Elektroniczny dziennik szkolny: publiczne API v1."}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})

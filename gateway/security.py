@@ -87,16 +87,18 @@ def client_ip() -> str:
     return request.remote_addr or ""
 
 
-def require_access(student_id: str, feature: str) -> None:
+def require_access(student_id: str, feature: str) -> bool:
     """Before a data service is called: 404 for a student the caller may not see, 402 when the
     school's access policy puts `feature` in extended access the caller has not got. identity's
-    "yes" is kept for a few seconds per worker (the grades page at 8:00); its "no" never is."""
+    "yes" is kept for a few seconds per worker (the grades page at 8:00); its "no" never is.
+    True when identity vouched for the caller as the student or a parent of theirs (staff pass on
+    their role: which students they teach is the data service's check)."""
     who = caller()
 
     def ask_identity() -> bool:  # raises for a refusal, so only a "yes" is ever kept
-        current_app.extensions["backends"].identity.CheckAccess(
+        answer = current_app.extensions["backends"].identity.CheckAccess(
             identity_pb2.CheckAccessRequest(student_id=student_id, feature=feature), metadata=who.metadata
         )
-        return True
+        return answer.family
 
-    current_app.extensions["access_answers"].get_or_load((who.principal.user_id, student_id, feature), ask_identity)
+    return current_app.extensions["access_answers"].get_or_load((who.principal.user_id, student_id, feature), ask_identity)

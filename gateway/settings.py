@@ -36,6 +36,11 @@ class GatewaySettings(CommonSettings):
     # ... and how long while the worker follows identity's PeopleChanged events, which drop the
     # copies about whoever changed (0: do not follow; never past the school day it was made on).
     access_cache_followed_seconds: float = setting(600.0, "GATEWAY_ACCESS_CACHE_FOLLOWED_SECONDS", ge=0, le=3600)
+    # Students' grades pages kept per worker for the student and their parents, only while it
+    # follows gradebook's PagesChanged and identity's PeopleChanged events (gateway/page_copies.py):
+    # a budget of compressed page bytes (0: keep none) and the longest a copy is used.
+    page_copies_mb: float = setting(16.0, "GATEWAY_PAGE_COPIES_MB", ge=0, le=1024)
+    page_copy_seconds: float = setting(120.0, "GATEWAY_PAGE_COPY_SECONDS", gt=0, le=3600)
 
     @property
     def cors_origin_set(self) -> frozenset[str]:

@@ -247,7 +247,7 @@ def uses_broker(service: str, kind: str) -> bool:
     if kind in ("event-consumer", "outbox-relay"):
         return True
     if kind == "gateway":
-        return "follow_people_changes(" in (ROOT / "gateway" / "wsgi.py").read_text()
+        return re.search(r"\bfollow_\w*changes\(", (ROOT / "gateway" / "wsgi.py").read_text()) is not None
     if kind != "grpc-server":
         return False
     tree = ast.parse((ROOT / "platform_kit" / "service.py").read_text())
@@ -258,5 +258,5 @@ def uses_broker(service: str, kind: str) -> bool:
     tree = ast.parse((ROOT / "services" / service / "service.py").read_text())
     wiring = next((node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "grpc_services"), None)
     return wiring is not None and any(
-        isinstance(n, ast.Call) and getattr(n.func, "id", "") == "follow_people_changes" for n in ast.walk(wiring)
+        isinstance(n, ast.Call) and re.fullmatch(r"follow_\w*changes", getattr(n.func, "id", "")) for n in ast.walk(wiring)
     )

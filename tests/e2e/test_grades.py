@@ -10,6 +10,7 @@ import uuid
 import pika
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from dziennik.gradebook.v1 import events_pb2
 from tests.conftest import wait_for
@@ -42,6 +43,10 @@ def events(observer) -> list[tuple[str, bytes]]:
         seen.append((properties.type, body))
 
 
+def pages_changed(observer) -> list[events_pb2.PagesChanged]:
+    return [events_pb2.PagesChanged.FromString(body) for kind, body in events(observer) if kind == "gradebook.pages_changed.v1"]
+
+
 @pytest.fixture(scope="module")
 def klass(system, observer):
     """Class 2A of a statutory school: a maths teacher, a physics teacher, three students with a
@@ -54,6 +59,7 @@ def klass(system, observer):
     maths_teacher = seeder.person(office, school_id, "teacher", "Marta", "Matematyk", PASSWORD)
     physics_teacher = seeder.person(office, school_id, "teacher", "Filip", "Fizyk", PASSWORD)
     principal = seeder.person(office, school_id, "principal", "Paulina", "Dyrektor", PASSWORD)
+    outsider = seeder.person(office, school_id, "teacher", "Olga", "Obca", PASSWORD)  # teaches no class
     class_id = seeder.school_class(office, school_id, "2A", "2026/2027", homeroom=physics_teacher)
     students, parents = [], []
     for first in ("Ala", "Bartek", "Celina"):
@@ -73,7 +79,8 @@ def klass(system, observer):
         "class_id": class_id, "maths": maths, "physics": physics, "students": students, "categories": categories,
         "parents": [system.headers(p) for p in parents],
         "admin": admin, "teacher": system.headers(maths_teacher), "physics_teacher": system.headers(physics_teacher),
-        "principal": system.headers(principal),
+        "principal": system.headers(principal), "outsider": system.headers(outsider),
+        "student_headers": [system.headers(s) for s in students],
     }
 
 
@@ -176,7 +183,7 @@ def test_two_teachers_grading_one_class_keep_each_others_work(system, klass):
     assert comments[maths["id"]] == "a" and comments[physics["id"]] == "b"
 
 
-def test_an_app_that_keeps_the_page_gets_304_until_a_grade_on_it_changes(system, klass):
+def test_an_app_that_keeps_the_page_gets_304_until_a_grade_on_it_changes(system, klass, observer):
     """The page carries an ETag; sent back as If-None-Match it gets 304 with no body while
     nothing on the page changed, and the new page as soon as a grade did."""
     celina, parent = klass["students"][2], klass["parents"][2]
@@ -185,6 +192,9 @@ def test_an_app_that_keeps_the_page_gets_304_until_a_grade_on_it_changes(system,
     again = api(system, "GET", f"/students/{celina.id}/grades", {**parent, "If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304 and again.content == b"" and again.headers["ETag"] == first.headers["ETag"]
     grade = api(system, "POST", "/grades", klass["teacher"], json={"student_id": celina.id, "subject_id": klass["maths"], "value": "2", "comment": "nowa"}).json()
+    # within moments: the gateway workers' copies of the page go when gradebook's PagesChanged
+    # reaches them, as it reaches this observer
+    wait_for(lambda: any(celina.id in change.student_ids for change in pages_changed(observer)), timeout=5, message="PagesChanged")
     changed = api(system, "GET", f"/students/{celina.id}/grades", {**parent, "If-None-Match": first.headers["ETag"]})
     assert changed.status_code == 200 and changed.headers["ETag"] != first.headers["ETag"]
     assert grade in [g for s in changed.json()["subjects"] for g in s["grades"]]  # exactly as POST answered it
@@ -211,6 +221,57 @@ def test_the_page_goes_gzip_compressed_to_clients_that_accept_it_and_as_json_to_
         for accepted in ("gzip", "identity"):
             again = requests.get(url, headers={**parent, "Accept-Encoding": accepted, "If-None-Match": tag}, timeout=15)
             assert again.status_code == 304 and again.headers["ETag"] == (packed if accepted == "gzip" else plain).headers["ETag"]
+
+
+def test_the_family_reads_a_workers_copy_of_the_page_and_every_change_reaches_it_within_moments(system, klass):
+    """gateway/page_copies.py: each gateway worker keeps the page it served to the student or a
+    parent, while it follows gradebook's PagesChanged; a grade, a correction, a deletion and the
+    school's rules reach every worker's copy within moments. Staff are never answered from a copy:
+    a teacher of no class of hers is refused even while her parents' copies are kept."""
+    celina, parent, own = klass["students"][2], klass["parents"][2], klass["student_headers"][2]
+    path = f"/students/{celina.id}/grades"
+
+    def grade_values() -> list[list[str]]:  # several reads: the system runs more than one gateway worker
+        pages = [api(system, "GET", path, who) for who in (parent, own) * 3]
+        assert all(page.status_code == 200 for page in pages)
+        return [[g["value"] for s in page.json()["subjects"] if s["subject_id"] == klass["maths"] for g in s["grades"]] for page in pages]
+
+    def copies_used() -> float:  # summed over the gateway's workers
+        metrics = requests.get(f"{system.url}/metrics", timeout=10).text
+        return sum(
+            s.value for family in text_string_to_metric_families(metrics) for s in family.samples
+            if s.name == "cache_lookups_total" and s.labels == {"cache": "gateway_pages", "outcome": "hit"}
+        )
+
+    before = grade_values()[0]
+    used = copies_used()
+    assert grade_values()[0] == before
+    assert copies_used() - used >= 4  # of 6 reads: at most one per worker made its copy
+    assert api(system, "GET", path, klass["outsider"]).status_code == 404
+    grade = api(system, "POST", "/grades", klass["teacher"], json={"student_id": celina.id, "subject_id": klass["maths"], "value": "6", "comment": "kopia"}).json()
+    wait_for(lambda: all(values == before + ["6"] for values in grade_values()), timeout=5, message="the new grade in every copy")
+    corrected = api(system, "PATCH", f"/grades/{grade['id']}", klass["teacher"], json={"value": "5", "version": grade["version"]})
+    assert corrected.status_code == 200, corrected.text
+    wait_for(lambda: all(values == before + ["5"] for values in grade_values()), timeout=5, message="the correction in every copy")
+    assert api(system, "DELETE", f"/grades/{grade['id']}", klass["teacher"]).status_code == 204
+    wait_for(lambda: all(values == before for values in grade_values()), timeout=5, message="the deletion in every copy")
+    assert api(system, "GET", path, klass["outsider"]).status_code == 404
+
+    def maths_average() -> float:
+        [maths] = [s for s in api(system, "GET", path, parent).json()["subjects"] if s["subject_id"] == klass["maths"]]
+        return maths["averages"]["semester_1"]
+
+    minus_grade = api(system, "POST", "/grades", klass["teacher"], json={"student_id": celina.id, "subject_id": klass["maths"], "value": "3-"}).json()
+    wait_for(lambda: all(values == before + ["3-"] for values in grade_values()), timeout=5, message="the 3- in every copy")
+    settings = api(system, "GET", "/grade-settings", klass["admin"]).json()
+    average = maths_average()  # the 3- counts 3 less the school's minus
+    minus = "0.75" if float(settings["minus"]) < 0.75 else "0.25"
+    assert api(system, "PUT", "/grade-settings", klass["admin"], json={**settings, "minus": minus}).status_code == 200
+    try:
+        wait_for(lambda: all(maths_average() != average for _ in range(4)), timeout=5, message="the school's rules in every copy")
+    finally:
+        assert api(system, "PUT", "/grade-settings", klass["admin"], json=settings).status_code == 200
+        assert api(system, "DELETE", f"/grades/{minus_grade['id']}", klass["teacher"]).status_code == 204
 
 
 def test_only_the_subjects_teacher_writes_and_readers_are_limited(system, klass):
@@ -241,8 +302,12 @@ def test_term_grades_follow_the_thresholds_but_the_teacher_decides(system, klass
     assert bad.status_code == 400 and "value" in bad.json()["errors"]
     not_theirs = api(system, "PUT", f"/students/{celina.id}/term-grades/{klass['maths']}", klass["physics_teacher"], json={"kind": "semester_final", "value": "1"})
     assert not_theirs.status_code == 403
-    [maths] = [s for s in api(system, "GET", f"/students/{celina.id}/grades", klass["parents"][2]).json()["subjects"] if s["subject_id"] == klass["maths"]]
-    assert maths["term_grades"] == {"semester_proposed": "3", "semester_final": "4", "annual_proposed": None, "annual_final": None}
+    def term_grades() -> dict:  # the parent's page may be a worker's copy until PagesChanged arrives
+        [maths] = [s for s in api(system, "GET", f"/students/{celina.id}/grades", klass["parents"][2]).json()["subjects"] if s["subject_id"] == klass["maths"]]
+        return maths["term_grades"]
+
+    wait_for(lambda: term_grades()["semester_final"] == "4", timeout=5, message="the term grade on the parent's page")
+    assert term_grades() == {"semester_proposed": "3", "semester_final": "4", "annual_proposed": None, "annual_final": None}
     seen: list[tuple[str, bytes]] = []
 
     def term_events() -> set[tuple[str, str]]:
