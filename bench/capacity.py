@@ -51,7 +51,11 @@ def model(results: dict) -> dict:
         # name: (per second, CPU ms by process group per operation, where it comes from)
         "8:00 surge, password logins": (LOGINS_PER_SECOND, cpu("login", "gateway"), "login"),
         "8:00 surge, the same parents on refresh tokens instead": (LOGINS_PER_SECOND, cpu("refresh", "gateway"), "refresh"),
-        "8:00 surge, pages read after signing in": (LOGINS_PER_SECOND * PAGES_PER_SIGN_IN, cpu("read", "gateway"), "read (grades page, the heaviest)"),
+        # As the gateway serves a page it keeps no copy of (gateway/page_copies.py): with many
+        # workers, each keeping its own copies, most reads after a sign-in are such reads.
+        "8:00 surge, pages read after signing in": (
+            LOGINS_PER_SECOND * PAGES_PER_SIGN_IN, cpu("read", "past_copies") or cpu("read", "gateway"), "read (grades page, the heaviest; no gateway copy)"
+        ),
         # The gateway's share of a class sheet (the write behind it is in the next line's cost).
         "term end, class sheets of 30 through the gateway": (GRADES_PER_SECOND / GRADES_PER_BATCH, {k: v for k, v in cpu("batch", "gateway").items() if k == "gateway"}, "batch (gateway only)"),
         # Write, outbox, relay, consumer, identity's contacts, the SMS: an upper bound, as if every grade led to an SMS.

@@ -110,6 +110,11 @@ def markdown(results: dict) -> str:
             first = read["first_reads"]
             extra.append(f"- read: before the ladder, the first read of each of {first['pages']} pages (gradebook builds and stores it): "
                          f"p50 {first['p50_ms']} ms, p99 {first['p99_ms']} ms, {_fmt(first['cpu']['cpu_ms_per_operation'])} ms CPU per page")
+        if "past_copies" in read:
+            past = read["past_copies"]
+            extra.append(f"- read: a stored page where the gateway worker holds no copy of it (read by teachers, whom copies never answer; "
+                         f"what docs/capacity.md counts for the 8:00 surge): {past['pages']} pages one at a time, p50 {past['p50_ms']} ms, "
+                         f"{_fmt(past['cpu']['cpu_ms_per_operation'])} ms CPU per page")
     if "login" in scenarios:
         login = scenarios["login"]
         raw = login["raw_argon2id_one_core"]
