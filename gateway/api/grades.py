@@ -435,8 +435,9 @@ def student_grades(query, student_id):
             gradebook_pb2.GetStudentGradesPageRequest(student_id=student_id, school_year=school_year, **wanted), metadata=caller().metadata
         )
 
-    if family:  # the worker's copy may answer the student and their parents (gateway/page_copies.py)
-        answer = current_app.extensions["page_copies"].get_or_load((student_id, school_year), lambda: ask_gradebook(accept_gzip=True))
+    copies = current_app.extensions["page_copies"]
+    if family and copies.followed:  # the worker's copy may answer the student and their parents (gateway/page_copies.py)
+        answer = copies.get_or_load((student_id, school_year), lambda: ask_gradebook(accept_gzip=True))
         not_modified = cached_version == answer.version
     else:
         answer = ask_gradebook(cached_version=cached_version, accept_gzip=gzipped)
