@@ -52,8 +52,12 @@ def dropping_pages(copies: PageCopies) -> Callable[[bytes], None]:
     return apply
 
 
-def follow_changes(amqp_url: str, access_answers: TtlCache, copies: PageCopies) -> ChangeFollower:
-    """A worker's follower: identity's changes drop access answers and the named students' pages,
-    gradebook's drop pages."""
+def changes_follower(amqp_url: str, access_answers: TtlCache, copies: PageCopies) -> ChangeFollower:
+    """A worker's follower (not started): identity's changes drop access answers and the named
+    students' pages, gradebook's drop pages."""
     routes = {PEOPLE_CHANGED_KEY: dropping_people([access_answers, copies]), PAGES_CHANGED_KEY: dropping_pages(copies)}
-    return ChangeFollower(amqp_url, "gateway", routes, [access_answers, copies]).start()
+    return ChangeFollower(amqp_url, "gateway", routes, [access_answers, copies])
+
+
+def follow_changes(amqp_url: str, access_answers: TtlCache, copies: PageCopies) -> ChangeFollower:
+    return changes_follower(amqp_url, access_answers, copies).start()

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 from dziennik.gradebook.v1.events_pb2 import PagesChanged
 from dziennik.gradebook.v1.gradebook_pb2 import GetStudentGradesPageResponse
 from dziennik.identity.v1.events_pb2 import PeopleChanged
-from gateway.page_copies import PAGES_CHANGED_KEY, dropping_pages, page_copies
-from platform_kit.bus.follower import PEOPLE_CHANGED_KEY, ChangeFollower, dropping_people
+from gateway.page_copies import PAGES_CHANGED_KEY, changes_follower, page_copies
+from platform_kit.bus.follower import PEOPLE_CHANGED_KEY, ChangeFollower
 from platform_kit.cache import TtlCache
 
 
@@ -18,9 +18,8 @@ def page(version: str, size: int = 100) -> GetStudentGradesPageResponse:
 
 
 def gateway_follower(access: TtlCache, copies: TtlCache) -> ChangeFollower:
-    """As gateway/page_copies.py `follow_changes` builds it, not started (no broker)."""
-    routes = {PEOPLE_CHANGED_KEY: dropping_people([access, copies]), PAGES_CHANGED_KEY: dropping_pages(copies)}
-    return ChangeFollower("amqp://guest:guest@127.0.0.1:1/%2F", "test", routes, [access, copies])
+    """The worker's follower as gateway/wsgi.py wires it, not started (no broker)."""
+    return changes_follower("amqp://guest:guest@127.0.0.1:1/%2F", access, copies)
 
 
 def deliver(follower: ChangeFollower, routing_key: str, message) -> None:
