@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import cache
-
 from platform_kit.errors import InvalidArgument
+from services.identity.guessing import GuessEstimator
 
 # At least 10^8 guesses by zxcvbn's estimate ("safely unguessable"): any 8 random characters
 # pass, a common word with digits or a name with a year does not.
 MIN_GUESSES_LOG10 = 8
+# zxcvbn's word lists live in a helper process while passwords are being set (guessing.py).
+GUESSES = GuessEstimator()
 
 ROLES = ("superadmin", "school_admin", "principal", "teacher", "parent", "student")
 STAFF_ROLES = ("school_admin", "principal", "teacher")
@@ -62,24 +63,12 @@ def check_password(password: str, *, personal: tuple[str, ...] = ()) -> None:
         )
     # The person's data as written and without Polish letters: "Brzęczyszczykiewicz" is typed both ways.
     inputs = {form for p in personal if p for form in (p, ascii_fold(p)) if form}
-    strength = _password_estimator()(password, user_inputs=sorted(inputs))
-    if strength["guesses_log10"] < MIN_GUESSES_LOG10:
+    if GUESSES.guesses_log10(password, sorted(inputs)) < MIN_GUESSES_LOG10:
         raise InvalidArgument(
             "hasło jest zbyt łatwe do odgadnięcia",
             code="weak_password",
             field_errors={"password": "Hasło jest zbyt popularne lub łatwe do odgadnięcia. Użyj kilku niezwiązanych słów."},
         )
-
-
-@cache
-def _password_estimator():
-    """zxcvbn with the Polish dictionaries: ~15 MB of word lists, loaded by the first password
-    checked rather than by every process that imports this module."""
-    import zxcvbn_pl
-    from zxcvbn import zxcvbn
-
-    zxcvbn_pl.register()  # Polish words, first and last names and places, with inflected forms
-    return zxcvbn
 
 
 def check_name(field: str, value: str) -> str:
