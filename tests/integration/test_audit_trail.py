@@ -1,6 +1,7 @@
-"""Identity keeps the audit trail on PostgreSQL: entries kept once however often a batch is sent,
-read per school by its admin only, filtered by student or account; and the alarm for an account
-changing an unusual number of grades sounds once, with a log line and a metric."""
+"""Identity keeps the audit trail (on PostgreSQL, and on SQLite for `make run`): entries kept once
+however often a batch is sent, every field as sent, read per school by its admin only, filtered by
+student or account; and the alarm for an account changing an unusual number of grades sounds once,
+with a log line and a metric."""
 from __future__ import annotations
 
 import logging
@@ -13,6 +14,8 @@ from prometheus_client import REGISTRY
 
 from platform_kit.auth import SERVICE, Principal
 from platform_kit.db import Database
+from sqlalchemy.exc import DataError
+
 from platform_kit.errors import NotFound, PermissionDenied
 from platform_kit.migrations import upgrade
 from services.identity.audit import AuditTrail, BulkRule
@@ -25,9 +28,18 @@ TEACHER, PARENT, STUDENT = (str(uuid.uuid4()) for _ in range(3))
 SECRETARY = Principal(user_id=str(uuid.uuid4()), school_id=SCHOOL, roles=frozenset({"school_admin"}))
 
 
+@pytest.fixture(params=["postgresql", "sqlite"])
+def trail(request, postgres_databases, tmp_path):
+    yield from _trail(postgres_databases("identity") if request.param == "postgresql" else f"sqlite:///{tmp_path / 'identity.db'}")
+
+
 @pytest.fixture
-def trail(postgres_databases):
-    database = Database(postgres_databases("identity"))
+def postgres_trail(postgres_databases):
+    yield from _trail(postgres_databases("identity"))
+
+
+def _trail(url: str):
+    database = Database(url)
     upgrade(database, MIGRATIONS)
     yield AuditTrail(database, BulkRule(threshold=5, window=timedelta(minutes=10)))
     database.dispose()
@@ -54,6 +66,28 @@ def test_entries_are_kept_once_and_read_per_school_by_its_admin(trail):
     assert [(e.actor_id, e.action) for e in trail.entries(SECRETARY, **window())] == [(TEACHER, "change"), (PARENT, "read")]
     assert [e.actor_id for e in trail.entries(SECRETARY, student_id=STUDENT, actor_id=PARENT, **window())] == [PARENT]
     assert trail.entries(SECRETARY, student_id=str(uuid.uuid4()), **window()) == []
+
+
+def test_every_field_is_kept_as_sent_in_batches_of_any_size_and_only_new_ids_are_added(trail):
+    sent = [entry(PARENT, "read", "grades", STUDENT) | {"status": 200 + n, "path": f"/api/v1/students/{n}/grades", "client_ip": f"10.0.0.{n}"} for n in range(7)]
+    sent[3] |= {"actor_roles": "parent,student", "method": "HEAD", "request_id": "x" * 128, "subject_kind": "class"}
+    assert trail.record(SERVICE, sent[:1]) == 1
+    assert trail.record(SERVICE, sent[:5]) == 4  # the first was kept already
+    assert trail.record(SERVICE, sent + sent[5:]) == 2  # a batch naming an entry twice keeps it once
+    kept = {e.id: e for e in trail.entries(SECRETARY, **window())}
+    assert set(kept) == {e["id"] for e in sent}
+    for e in sent:
+        row = kept[e["id"]]
+        assert {k: getattr(row, k) for k in e if k != "at"} == {k: v for k, v in e.items() if k != "at"}
+        assert row.at.replace(tzinfo=row.at.tzinfo or timezone.utc) == e["at"]
+
+
+def test_a_batch_with_a_value_too_long_for_its_column_keeps_nothing(postgres_trail):
+    # PostgreSQL's column lengths (SQLite does not enforce them): refused, not cut short.
+    good, bad = entry(PARENT, "read", "grades", STUDENT), entry(PARENT, "read", "grades", STUDENT) | {"id": "x" * 37}
+    with pytest.raises(DataError):
+        postgres_trail.record(SERVICE, [good, bad])
+    assert postgres_trail.entries(SECRETARY, **window()) == []
 
 
 def test_only_services_record_and_only_the_schools_admin_or_principal_reads(trail):
