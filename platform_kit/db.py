@@ -8,9 +8,10 @@ from __future__ import annotations
 import select
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, String, bindparam, create_engine, event, func, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -119,3 +120,36 @@ def upsert_insert(where: Session | Database, table):
 
     dialect = where.engine.dialect if isinstance(where, Database) else where.get_bind().dialect
     return (postgresql if dialect.name == "postgresql" else sqlite).insert(table)
+
+
+def insert_new(session: Session, table, rows: list[dict], returning) -> list:
+    """Inserts the rows that do not conflict with one kept already (a retried batch, a parallel
+    delivery) and answers the `returning` column of each row it added.
+
+    On PostgreSQL the rows go as one array per column, unnested into rows: the statement's text is
+    the same for any number of rows, so psycopg converts it once. A VALUES list (one placeholder
+    per column and row) is a new statement for every batch size, converted afresh each time — ~30 %
+    of identity's CPU while parents read pages, for its audit batches."""
+    if not rows:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        statement, parameters = _unnest_insert(table, returning), {c.name: [row[c.name] for row in rows] for c in table.columns}
+    else:
+        statement, parameters = upsert_insert(session, table).on_conflict_do_nothing().returning(returning), rows
+    return list(session.connection().execute(statement, parameters).scalars())
+
+
+@cache
+def _unnest_insert(table, returning):
+    """INSERT INTO table (columns…) SELECT … FROM unnest(:column, …) ON CONFLICT DO NOTHING RETURNING …"""
+    import sqlalchemy
+    from sqlalchemy.dialects import postgresql
+
+    names = [c.name for c in table.columns]
+    # Arrays of unbounded text: a value too long for its column fails the INSERT, as in a VALUES
+    # list (a cast to varchar(n)[] would cut it short without a word).
+    arrays = func.unnest(
+        *(bindparam(c.name, type_=postgresql.ARRAY(String() if isinstance(c.type, String) else c.type)) for c in table.columns)
+    ).table_valued(*names).render_derived("row")
+    selected = sqlalchemy.select(*(arrays.c[name] for name in names))
+    return postgresql.insert(table).from_select(names, selected).on_conflict_do_nothing().returning(returning)

@@ -31,7 +31,7 @@ from platform_kit.bus.amqp import connect, declare_consumer_queues, retry_queue_
 from platform_kit.bus.events import Event, EventType
 from platform_kit.bus.tables import INBOX_TABLE as inbox
 from platform_kit.context import reset_correlation_id, set_correlation_id
-from platform_kit.db import Database, upsert_insert
+from platform_kit.db import Database, insert_new
 from platform_kit.errors import Unavailable
 from platform_kit.metrics import EVENTS_CONSUMED
 
@@ -295,13 +295,8 @@ class Consumer:
         with self.database.transaction() as session:
             # ON CONFLICT DO NOTHING: an event handled before (or by a parallel delivery, whose
             # transaction this one waits for) is left out of what the handler gets.
-            recorded = (
-                upsert_insert(session, inbox)
-                .values([{"consumer": self.queue, "event_id": e.event_id, "routing_key": e.type, "processed_at": now} for e in unique])
-                .on_conflict_do_nothing()
-                .returning(inbox.c.event_id)
-            )
-            fresh = set(session.scalars(recorded))
+            rows = [{"consumer": self.queue, "event_id": e.event_id, "routing_key": e.type, "processed_at": now} for e in unique]
+            fresh = set(insert_new(session, inbox, rows, inbox.c.event_id))
             if fresh:
                 subscription.handle_many(session, [event for event in unique if event.event_id in fresh])
         return fresh

@@ -6,15 +6,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 
 from prometheus_client import Counter
 
-from sqlalchemy import String, bindparam, func, select
+from sqlalchemy import func, select
 
 from platform_kit.auth import Principal
 from platform_kit.clock import utcnow
-from platform_kit.db import Database, upsert_insert
+from platform_kit.db import Database, insert_new
 from platform_kit.errors import InvalidArgument, NotFound, PermissionDenied
 from services.identity.orm import AuditEntry
 
@@ -58,7 +57,8 @@ class AuditTrail:
         with self.database.transaction() as session:
             # Plain rows in one statement (a batch is hundreds of parents' page views); the ones
             # kept before are skipped by the database, which answers the ids it added.
-            added = _insert_new(session, unique) if unique else set()
+            table = AuditEntry.__table__
+            added = set(insert_new(session, table, unique, table.c.id))
             fresh = [e for e in unique if e["id"] in added]
             changes_by_actor: dict[tuple[str, str], int] = {}
             for entry in fresh:
@@ -93,36 +93,3 @@ class AuditTrail:
             if actor_id:
                 query = query.where(AuditEntry.actor_id == actor_id)
             return list(session.scalars(query.order_by(AuditEntry.at.desc(), AuditEntry.id).limit(max(1, min(limit, 1000)))))
-
-
-def _insert_new(session, rows: list[dict]) -> set[str]:
-    """Inserts the entries not kept yet (by id); the ids it added."""
-    table = AuditEntry.__table__
-    if session.get_bind().dialect.name == "postgresql":
-        # One array per column, unnested into rows: the statement's text is the same for any
-        # number of entries, so psycopg converts it once (a VALUES list of 14 placeholders a row is
-        # a new statement for each batch size and was converted afresh every time: ~30 % of
-        # identity's CPU while parents read pages).
-        statement, parameters = _unnest_insert(table), {c.name: [row[c.name] for row in rows] for c in table.columns}
-    else:
-        statement, parameters = _skipping_kept(upsert_insert(session, table)), rows
-    return set(session.connection().execute(statement, parameters).scalars())
-
-
-def _skipping_kept(insert):
-    table = insert.table
-    return insert.on_conflict_do_nothing(index_elements=[table.c.id]).returning(table.c.id)
-
-
-@cache
-def _unnest_insert(table):
-    """INSERT INTO table (columns…) SELECT * FROM unnest(:column_1, …) — PostgreSQL's."""
-    from sqlalchemy.dialects import postgresql
-
-    names = [c.name for c in table.columns]
-    # Arrays of unbounded text: a value too long for its column fails the INSERT, as in a VALUES
-    # list (a cast to varchar(n)[] would cut it short without a word).
-    arrays = func.unnest(
-        *(bindparam(c.name, type_=postgresql.ARRAY(String() if isinstance(c.type, String) else c.type)) for c in table.columns)
-    ).table_valued(*names).render_derived("entry")
-    return _skipping_kept(postgresql.insert(table).from_select(names, select(*(arrays.c[name] for name in names))))
