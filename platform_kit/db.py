@@ -127,21 +127,25 @@ def insert_new(session: Session, table, rows: list[dict], returning) -> list:
     delivery) and answers the `returning` column of each row it added.
 
     On PostgreSQL the rows go as one array per column, unnested into rows: the statement's text is
-    the same for any number of rows, so psycopg converts it once. A VALUES list (one placeholder
-    per column and row) is a new statement for every batch size, converted afresh each time — ~30 %
-    of identity's CPU while parents read pages, for its audit batches."""
+    the same for any number of rows, so it is compiled once (SQLAlchemy cannot cache a
+    table-valued function's statement, so it is kept here as SQL) and psycopg converts it once. A
+    VALUES list (one placeholder per column and row) is a new statement for every batch size,
+    converted afresh each time — ~30 % of identity's CPU while parents read pages, for its audit
+    batches."""
     if not rows:
         return []
-    if session.get_bind().dialect.name == "postgresql":
-        statement, parameters = _unnest_insert(table, returning), {c.name: [row[c.name] for row in rows] for c in table.columns}
-    else:
-        statement, parameters = upsert_insert(session, table).on_conflict_do_nothing().returning(returning), rows
-    return list(session.connection().execute(statement, parameters).scalars())
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":
+        parameters = {c.name: [row[c.name] for row in rows] for c in table.columns}
+        return list(session.connection().exec_driver_sql(_unnest_insert(table, returning, dialect), parameters).scalars())
+    statement = upsert_insert(session, table).on_conflict_do_nothing().returning(returning)
+    return list(session.connection().execute(statement, rows).scalars())
 
 
 @cache
-def _unnest_insert(table, returning):
-    """INSERT INTO table (columns…) SELECT … FROM unnest(:column, …) ON CONFLICT DO NOTHING RETURNING …"""
+def _unnest_insert(table, returning, dialect) -> str:
+    """INSERT INTO table (columns…) SELECT … FROM unnest(%(column)s, …) ON CONFLICT DO NOTHING
+    RETURNING …, in the driver's own parameter style."""
     import sqlalchemy
     from sqlalchemy.dialects import postgresql
 
@@ -150,6 +154,7 @@ def _unnest_insert(table, returning):
     # list (a cast to varchar(n)[] would cut it short without a word).
     arrays = func.unnest(
         *(bindparam(c.name, type_=postgresql.ARRAY(String() if isinstance(c.type, String) else c.type)) for c in table.columns)
-    ).table_valued(*names).render_derived("row")
+    ).table_valued(*names).render_derived("given")
     selected = sqlalchemy.select(*(arrays.c[name] for name in names))
-    return postgresql.insert(table).from_select(names, selected).on_conflict_do_nothing().returning(returning)
+    statement = postgresql.insert(table).from_select(names, selected).on_conflict_do_nothing().returning(returning)
+    return str(statement.compile(dialect=dialect))

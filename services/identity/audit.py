@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from prometheus_client import Counter
-
 from sqlalchemy import func, select
 
 from platform_kit.auth import Principal

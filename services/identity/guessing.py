@@ -4,9 +4,9 @@ helper process that lives only while passwords are being set.
 zxcvbn's word lists are ~20 MB of Python objects once loaded. Passwords are set rarely (an account
 activated, a password changed or reset), so a server that loaded them would carry them nearly all
 the time for nothing. The helper (`python -m services.identity.guessing`) starts with the first
-password checked (~70 ms), answers every check while they keep coming, and exits once none has come
-for `idle_seconds`. One helper per process, shared by every thread (the checks take turns: a few
-milliseconds each).
+password checked (~0.1 s on a free core), answers every check while they keep coming, and exits
+once none has come for `idle_seconds`. One helper per process, shared by every thread (the checks
+take turns: ~20 ms each, zxcvbn's own time).
 
 If the helper cannot be started or does not answer, the check is made in this process instead: a
 person setting a password always gets an answer, at the price of the word lists staying here.
