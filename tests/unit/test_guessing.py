@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from services.identity.guessing import ROOT, GuessEstimator, estimate_here
+from tests.conftest import wait_for
 
 PASSWORDS = [
     ("Wrzesniewska#1985", ("bogumila", "wrzesniewska")),
@@ -18,15 +18,6 @@ PASSWORDS = [
     ("kV7#mQ2$wZ", ()),
     ("haslo123", ()),
 ]
-
-
-def wait_until(condition, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 @pytest.fixture
@@ -53,7 +44,7 @@ def test_the_helper_answers_what_zxcvbn_answers_here_and_serves_every_check_whil
 def test_the_helper_exits_once_idle_and_the_next_check_starts_another(estimator):
     guesses = estimator(idle_seconds=0.3)
     first = guesses.guesses_log10("ptaszek-na-zielonym-rowerze")
-    assert wait_until(lambda: not guesses.running)
+    wait_for(lambda: not guesses.running, timeout=10, interval=0.05, message="the idle helper to exit")
     assert guesses.guesses_log10("ptaszek-na-zielonym-rowerze") == first
     assert guesses.helpers_started == 2
 
