@@ -20,6 +20,7 @@ lags its change by no more than the change event's trip.
 """
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterable
@@ -52,7 +53,9 @@ def _seconds_to_school_midnight() -> float:
 class TtlCache(Generic[V]):
     """Thread-safe. `seconds` = 0 with `followed_seconds`: copies are used only while followed;
     both 0 turn it off (every lookup asks the owner). `sizeof` makes `maxsize` a budget in its
-    units (bytes of pages) rather than a count of copies."""
+    units (bytes of pages) rather than a count of copies. `shortest_life` < 1: each copy lives a
+    random share of its seconds between that and all of them, so copies kept in the same moment
+    (the 8:00 surge, a load test) do not all go back to the owner in the same moment either."""
 
     def __init__(
         self,
@@ -63,12 +66,16 @@ class TtlCache(Generic[V]):
         followed_seconds: float = 0.0,
         mentions: Mentions | None = None,
         sizeof: Callable[[V], int] | None = None,
+        shortest_life: float = 1.0,
         timer: Callable[[], float] = time.monotonic,
         day_left: Callable[[], float] = _seconds_to_school_midnight,
     ) -> None:
         self.name = name
         self.seconds = seconds
         self.followed_seconds = followed_seconds
+        if not 0 < shortest_life <= 1:
+            raise ValueError("shortest_life is a share of the copy's seconds: above 0, at most 1")
+        self.shortest_life = shortest_life
         self._mentions = mentions
         self._timer = timer
         self._day_left = day_left
@@ -111,8 +118,9 @@ class TtlCache(Generic[V]):
         `generation` read before the owner was asked, an answer that a drop overtook is not kept."""
         if self._entries is not None and value is not None and self._usable(value):
             now = self._timer()
-            followed_until = now + min(self.followed_seconds, self._day_left()) if self.followed_seconds else now
-            entry = (value, now + self.seconds, followed_until)
+            share = random.uniform(self.shortest_life, 1.0) if self.shortest_life < 1 else 1.0
+            followed_until = now + min(share * self.followed_seconds, self._day_left()) if self.followed_seconds else now
+            entry = (value, now + share * self.seconds, followed_until)
             with self._lock:
                 if generation is None or generation == self._generation:
                     self._entries[key] = entry

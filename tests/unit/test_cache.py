@@ -101,6 +101,35 @@ def test_while_followed_a_copy_lives_its_followed_seconds_and_a_change_drops_onl
     assert cache.get(("dad", "ola")) is None
 
 
+@pytest.mark.parametrize("followed", [True, False])
+def test_copies_kept_together_with_a_shortest_life_end_spread_over_its_last_share_not_together(followed):
+    clock = Clock()
+    cache: TtlCache[str] = (
+        TtlCache("test", 0, followed_seconds=100, shortest_life=0.8, timer=clock, day_left=lambda: 86_400.0)
+        if followed else TtlCache("test", 100, shortest_life=0.8, timer=clock)
+    )
+    cache.follow(followed)
+    keys = [f"page-{n}" for n in range(200)]
+    for key in keys:
+        cache.put(key, "page")
+
+    def kept() -> int:
+        return sum(cache.get(key) is not None for key in keys)
+
+    clock.now += 79.9
+    assert kept() == 200  # none before 80 % of its life
+    clock.now += 10
+    assert 0 < kept() < 200  # some gone, some not: 200 lives drawn from 80-100 s
+    clock.now += 10.2
+    assert kept() == 0  # none past all of it
+
+
+def test_a_shortest_life_is_a_share_of_the_seconds():
+    for wrong in (0, -0.5, 1.5):
+        with pytest.raises(ValueError, match="shortest_life"):
+            TtlCache("test", 10, shortest_life=wrong)
+
+
 def test_copies_made_after_older_ones_expired_or_were_evicted_are_still_dropped_by_whom_they_are_about():
     clock = Clock()
     cache: TtlCache[str] = TtlCache("test-index", 10, maxsize=50, followed_seconds=600, mentions=lambda key, _value: key, timer=clock)

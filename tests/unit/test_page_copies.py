@@ -71,3 +71,9 @@ def test_the_budget_counts_page_bytes():
     for student in ("a", "b", "c", "d"):
         copies.put((student, ""), page(student, 3_000))
     assert [s for s in "abcd" if copies.get((s, "")) is not None] == ["b", "c", "d"]
+
+
+def test_pages_kept_in_the_same_second_do_not_all_go_back_to_gradebook_in_the_same_second():
+    # Each copy lives 80-100 % of its seconds (the lives themselves: tests/unit/test_cache.py).
+    copies = page_copies(16, 120)
+    assert copies.followed_seconds == 120 and copies.shortest_life == 0.8
