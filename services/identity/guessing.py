@@ -61,7 +61,7 @@ class GuessEstimator:
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
         self._idle_timer: threading.Timer | None = None
-        self.helpers_started = 0  # for tests and logs: how many helpers this estimator started
+        self.helpers_started = 0  # how many helpers this estimator started (tests read it)
 
     def guesses_log10(self, password: str, user_inputs: Sequence[str] = ()) -> float:
         request = json.dumps({"password": password, "user_inputs": list(user_inputs)}).encode() + b"\n"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+
 from platform_kit.errors import InvalidArgument
 from services.identity.guessing import GuessEstimator
 
